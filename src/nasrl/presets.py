@@ -1,0 +1,50 @@
+"""Named search spaces and architectures that ship with the package.
+
+Spaces (YAML): ``cnn_v1``, ``cnn_v2``, ``cnn_v3``, ``rnn_base8``, ``rnn_base8_extended``,
+``rnn_base2``. Architectures (JSON), each with the space it lives in:
+
+- ``cnn_figure7``: the 15-layer CIFAR-10 network of Zoph & Le (2017) Fig. 7 / Appendix A
+  (4,199,868 convolution weights; edges recovered from the figure, PAPER.md Sec. 4).
+- ``rnn_nas_cell``: the discovered base-8 cell (Fig. 8; TensorFlow ``NASCell``).
+- ``rnn_figure5``: the base-2 example cell of Fig. 5.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from nasrl.architecture import ArchitectureError
+from nasrl.spaces import SearchSpace, build_space
+
+ARCHITECTURE_SPACES = {"cnn_figure7": "cnn_v1", "rnn_nas_cell": "rnn_base8", "rnn_figure5": "rnn_base2"}
+_FILES = resources.files("nasrl") / "presets"
+
+
+def space_names() -> list[str]:
+    return sorted(p.name[: -len(".yaml")] for p in _FILES.iterdir() if p.name.endswith(".yaml"))
+
+
+def architecture_names() -> list[str]:
+    return sorted(ARCHITECTURE_SPACES)
+
+
+def space_spec(name: str) -> dict[str, Any]:
+    if name not in space_names():
+        raise ArchitectureError(f"unknown space preset {name!r}; expected one of {space_names()}")
+    return yaml.safe_load((_FILES / f"{name}.yaml").read_text(encoding="utf-8"))
+
+
+def preset_space(name: str) -> SearchSpace:
+    return build_space(space_spec(name))
+
+
+def preset_architecture(name: str) -> tuple[dict[str, Any], SearchSpace]:
+    """A shipped architecture and the preset space it belongs to."""
+    if name not in ARCHITECTURE_SPACES:
+        raise ArchitectureError(f"unknown architecture preset {name!r}; expected one of {architecture_names()}")
+    arch = json.loads((_FILES / f"{name}.json").read_text(encoding="utf-8"))
+    return arch, preset_space(ARCHITECTURE_SPACES[name])

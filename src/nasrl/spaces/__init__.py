@@ -1,0 +1,44 @@
+"""Search spaces as data: build one from its spec (a dict, or a YAML/JSON file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nasrl.architecture import ArchitectureError
+from nasrl.spaces.base import SearchSpace
+from nasrl.spaces.cnn import CnnSpace
+from nasrl.spaces.rnn_cell import RnnCellSpace
+from nasrl.spaces.steps import Anchor, Categorical, Step
+from nasrl.spaces.tabular import TabularSpace
+
+SPACES: dict[str, type[SearchSpace]] = {cls.type: cls for cls in (CnnSpace, RnnCellSpace, TabularSpace)}
+
+__all__ = ["SPACES", "Anchor", "Categorical", "SearchSpace", "Step", "build_space", "load_space"]
+
+
+def build_space(spec: dict[str, Any], default_type: str | None = None) -> SearchSpace:
+    """Build a search space from its spec; ``spec["type"]`` picks the space."""
+    if not isinstance(spec, dict):
+        raise ArchitectureError(f"search space spec: expected a mapping, got {type(spec).__name__}")
+    kind = spec.get("type", default_type)
+    if kind not in SPACES:
+        raise ArchitectureError(f"search space spec.type: {kind!r} is not one of {sorted(SPACES)}")
+    return SPACES[kind]({**spec, "type": kind})
+
+
+def load_space(path: str | Path, default_type: str | None = None) -> SearchSpace:
+    """Read a space spec from a YAML (or JSON) file and build it."""
+    path = Path(path)
+    try:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ArchitectureError(f"search space file not found: {path}") from None
+    except yaml.YAMLError as err:
+        raise ArchitectureError(f"search space file {path} is not valid YAML: {err}") from None
+    try:
+        return build_space(spec, default_type)
+    except ArchitectureError as err:
+        raise ArchitectureError(f"{path}: {err}") from None

@@ -1,0 +1,184 @@
+"""The CNN search space of Zoph & Le (2017), Sec. 3.1-3.2 and 4.1.
+
+Per layer the controller emits filter height, filter width, [stride height, stride width],
+number of filters (Fig. 2), then the layer's anchor point (Fig. 4), which picks with one
+sigmoid per candidate the earlier layers whose outputs are concatenated into this layer.
+Decisions with a single choice (strides in the v1 space) are fixed, not emitted.
+
+Architecture value::
+
+    {"space": "cnn",
+     "layers": [{"filter_height": 3, "filter_width": 3, "stride_height": 1, "stride_width": 1,
+                 "num_filters": 36, "inputs": []}, ...],
+     "max_pool_after": []}
+
+Layers are numbered from 0. ``inputs`` lists the earlier layers feeding a layer, sorted;
+an empty list means the layer reads the image (paper compile rule 1). ``max_pool_after``
+lists layers followed by a fixed 2x2/2 max pooling (the v3 net, Sec. 4.1); its positions
+come from the space spec, not from the controller.
+
+With ``always_connect_previous`` (default) layer i always reads layer i-1 and its anchor
+chooses among layers 0..i-2, the reading under which the discovered 15-layer network of
+Fig. 7 has its 4.2M weights (PAPER.md Sec. 2.2 and 4; ENAS macro search does the same).
+Without it the anchor chooses among all earlier layers 0..i-1.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nasrl.architecture import ArchitectureError
+from nasrl.spaces.base import (
+    SearchSpace,
+    check_choice_list,
+    check_exact_fields,
+    check_field,
+    check_keys,
+    choice_index,
+)
+from nasrl.spaces.steps import Action, Anchor, Categorical, Step
+
+# Sec. 4.1: filter height/width in {1,3,5,7}, filters in {24,36,48,64}; strides fixed to 1
+# in the v1 space ({1,2,3} when "predicting strides"); depth starts at 6 and grows by 2 every
+# 1,600 sampled architectures (12,800 samples in all -> at most 20 layers).
+DEFAULT_SPEC: dict[str, Any] = {
+    "type": "cnn",
+    "filter_heights": [1, 3, 5, 7],
+    "filter_widths": [1, 3, 5, 7],
+    "strides": [1],
+    "num_filters": [24, 36, 48, 64],
+    "skip_connections": True,
+    "always_connect_previous": True,
+    "max_pool_after": [],
+    "depth": {"start": 6, "step": 2, "every": 1600, "max": 20},
+}
+DEPTH_DEFAULTS = DEFAULT_SPEC["depth"]
+
+# (architecture field, spec key, decision kind) in the order the controller emits them.
+LAYER_DECISIONS = (
+    ("filter_height", "filter_heights", "filter_height"),
+    ("filter_width", "filter_widths", "filter_width"),
+    ("stride_height", "strides", "stride_height"),
+    ("stride_width", "strides", "stride_width"),
+    ("num_filters", "num_filters", "num_filters"),
+)
+LAYER_FIELDS = {field for field, _, _ in LAYER_DECISIONS} | {"inputs"}
+
+
+class CnnSpace(SearchSpace):
+    type = "cnn"
+
+    def __init__(self, spec: dict[str, Any]):
+        spec = check_keys(spec, DEFAULT_SPEC, "cnn space")
+        for key in ("filter_heights", "filter_widths", "strides", "num_filters"):
+            values = check_choice_list(spec[key], f"cnn space.{key}")
+            if any(v < 1 for v in values):
+                raise ArchitectureError(f"cnn space.{key}: values must be >= 1, got {values}")
+        for key in ("skip_connections", "always_connect_previous"):
+            if not isinstance(spec[key], bool):
+                raise ArchitectureError(f"cnn space.{key}: expected true or false, got {spec[key]!r}")
+        depth = check_keys(spec["depth"], DEPTH_DEFAULTS, "cnn space.depth")
+        for key in ("start", "step", "every"):
+            if not isinstance(depth[key], int) or depth[key] < (1 if key != "step" else 0):
+                raise ArchitectureError(f"cnn space.depth.{key}: expected a positive integer, got {depth[key]!r}")
+        if depth["max"] is not None and (not isinstance(depth["max"], int) or depth["max"] < depth["start"]):
+            raise ArchitectureError(f"cnn space.depth.max: expected null or an integer >= start, got {depth['max']!r}")
+        pools = spec["max_pool_after"]
+        if not isinstance(pools, list) or any(not isinstance(p, int) or p < 0 for p in pools):
+            raise ArchitectureError(f"cnn space.max_pool_after: expected a list of layer indices >= 0, got {pools!r}")
+        spec = {**spec, "depth": depth, "max_pool_after": sorted(set(pools))}
+        if not spec["skip_connections"] and all(len(spec[key]) == 1 for _, key, _ in LAYER_DECISIONS):
+            raise ArchitectureError("cnn space: nothing to decide (every choice list has one value and no skips)")
+        super().__init__(spec)
+
+    # --- controller view ------------------------------------------------------------------
+
+    def decision_kinds(self) -> dict[str, int]:
+        return {kind: len(self.spec[key]) for _, key, kind in LAYER_DECISIONS if len(self.spec[key]) > 1}
+
+    def depth_at(self, samples_seen: int) -> int:
+        """Number of layers of the next architecture (Sec. 4.1 depth schedule)."""
+        d = self.spec["depth"]
+        depth = d["start"] + d["step"] * (samples_seen // d["every"])
+        return depth if d["max"] is None else min(depth, d["max"])
+
+    def steps(self, samples_seen: int = 0) -> list[Step]:
+        return self.steps_for_depth(self.depth_at(samples_seen))
+
+    def steps_for_depth(self, depth: int) -> list[Step]:
+        steps: list[Step] = []
+        for i in range(depth):
+            for _, key, kind in LAYER_DECISIONS:
+                if len(self.spec[key]) > 1:
+                    steps.append(Categorical(f"layer_{i}.{kind}", kind, tuple(self.spec[key])))
+            if self.spec["skip_connections"]:
+                steps.append(Anchor(f"layer_{i}.anchor", i, self._candidates(i)))
+        return steps
+
+    def _candidates(self, layer: int) -> tuple[int, ...]:
+        last = layer - 1 if self.spec["always_connect_previous"] else layer
+        return tuple(range(max(last, 0)))
+
+    # --- decisions <-> architecture ---------------------------------------------------------
+
+    def decode(self, steps: list[Step], actions: list[Action]) -> dict[str, Any]:
+        chosen = {step.name: (step, action) for step, action in zip(steps, actions)}
+        depth = len({name.split(".")[0] for name in chosen})  # every layer has a step (checked in __init__)
+        layers = []
+        for i in range(depth):
+            layer: dict[str, Any] = {}
+            for field, key, kind in LAYER_DECISIONS:
+                hit = chosen.get(f"layer_{i}.{kind}")
+                layer[field] = hit[0].choices[hit[1]] if hit else self.spec[key][0]
+            layer["inputs"] = self._inputs_from_anchor(i, chosen.get(f"layer_{i}.anchor"))
+            layers.append(layer)
+        return {"space": "cnn", "layers": layers, "max_pool_after": list(self.spec["max_pool_after"])}
+
+    def _inputs_from_anchor(self, layer: int, hit: tuple[Step, Action] | None) -> list[int]:
+        if not self.spec["skip_connections"]:
+            return [layer - 1] if layer > 0 else []
+        picked = [c for c, bit in zip(hit[0].candidates, hit[1]) if bit] if hit else []
+        if self.spec["always_connect_previous"] and layer > 0:
+            picked.append(layer - 1)
+        return sorted(picked)
+
+    def encode(self, arch: Any) -> tuple[list[Step], list[Action]]:
+        check_exact_fields(arch, {"space", "layers", "max_pool_after"}, "architecture")
+        if arch["space"] != "cnn":
+            raise ArchitectureError(f"architecture.space: expected 'cnn', got {arch['space']!r}")
+        layers = check_field(arch, "layers", "architecture")
+        max_depth = self.spec["depth"]["max"]
+        if not isinstance(layers, list) or not layers:
+            raise ArchitectureError("architecture.layers: expected a non-empty list of layers")
+        if max_depth is not None and len(layers) > max_depth:
+            raise ArchitectureError(f"architecture.layers: {len(layers)} layers, the space allows at most {max_depth}")
+        if arch["max_pool_after"] != self.spec["max_pool_after"]:
+            raise ArchitectureError(
+                f"architecture.max_pool_after: {arch['max_pool_after']!r}, the space fixes {self.spec['max_pool_after']}"
+            )
+        steps = self.steps_for_depth(len(layers))
+        by_name = {}
+        for i, layer in enumerate(layers):
+            where = f"architecture.layers[{i}]"
+            check_exact_fields(layer, LAYER_FIELDS, where)
+            for field, key, kind in LAYER_DECISIONS:
+                by_name[f"layer_{i}.{kind}"] = choice_index(layer[field], self.spec[key], f"{where}.{field}")
+            by_name[f"layer_{i}.anchor"] = self._anchor_action(i, layer["inputs"], f"{where}.inputs")
+        return steps, [by_name[step.name] for step in steps]
+
+    def _anchor_action(self, layer: int, inputs: Any, where: str) -> tuple[int, ...]:
+        if not isinstance(inputs, list) or any(not isinstance(j, int) or isinstance(j, bool) for j in inputs):
+            raise ArchitectureError(f"{where}: expected a list of layer indices, got {inputs!r}")
+        if inputs != sorted(set(inputs)):
+            raise ArchitectureError(f"{where}: expected sorted, distinct layer indices, got {inputs}")
+        if any(j < 0 or j >= layer for j in inputs):
+            raise ArchitectureError(f"{where}: layer {layer} can only read earlier layers 0..{layer - 1}, got {inputs}")
+        previous_required = layer > 0 and (self.spec["always_connect_previous"] or not self.spec["skip_connections"])
+        if previous_required and layer - 1 not in inputs:
+            raise ArchitectureError(f"{where}: layer {layer} must read layer {layer - 1} in this space, got {inputs}")
+        if not self.spec["skip_connections"]:
+            if inputs != ([layer - 1] if layer > 0 else []):
+                raise ArchitectureError(f"{where}: this space has no skip connections, got {inputs}")
+            return ()
+        candidates = self._candidates(layer)
+        return tuple(int(c in inputs) for c in candidates)

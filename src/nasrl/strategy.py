@@ -1,0 +1,137 @@
+"""Search strategies share one interface: ``ask`` for architectures, ``tell`` their rewards.
+
+``ask(m)`` is a pure function of the strategy's state: it samples the next ``m``
+architectures with a random stream derived from (seed, samples seen so far), so a pipeline
+can sample in one process and update in another, and a search restarted from any saved
+state draws exactly what an uninterrupted one would. ``tell(archs, rewards)`` advances
+the state: it counts the samples and, for REINFORCE, takes one controller step.
+
+The whole state (weights, optimizer, baseline, counters, seed, space spec) is one file:
+:func:`save_strategy` / :func:`load_strategy`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nasrl.architecture import ArchitectureError, content_key
+from nasrl.spaces import SearchSpace, build_space
+from nasrl.spaces.steps import Action, Step
+
+STATE_FORMAT = 1
+
+
+def derived_seed(*parts: Any) -> int:
+    """A 63-bit seed that depends on every part (stable across processes and machines)."""
+    return int(content_key(list(parts)), 16) & (2**63 - 1)
+
+
+class SearchStrategy(ABC):
+    """Base class: depth schedule, derived random streams, counters and state io."""
+
+    name: str
+
+    def __init__(self, space: SearchSpace, seed: int = 0):
+        self.space = space
+        self.seed = int(seed)
+        self.samples_seen = 0
+        self.updates = 0
+
+    def ask(self, m: int) -> list[dict[str, Any]]:
+        """Sample the next ``m`` architectures (does not change the state)."""
+        if m < 1:
+            raise ValueError(f"ask: m must be >= 1, got {m}")
+        steps = self.space.steps(self.samples_seen)
+        generator = torch.Generator().manual_seed(derived_seed("sample", self.seed, self.samples_seen))
+        rows = self._sample(steps, m, generator)
+        return [self.space.decode(steps, row) for row in rows]
+
+    def tell(self, archs: list[dict[str, Any]], rewards: list[float]) -> dict[str, float]:
+        """Report the rewards of ``archs``; returns statistics of the update."""
+        if len(archs) != len(rewards) or not archs:
+            raise ValueError(f"tell: need one reward per architecture, got {len(archs)} archs and {len(rewards)} rewards")
+        rewards_t = torch.tensor([float(r) for r in rewards], dtype=torch.float64)
+        if not torch.isfinite(rewards_t).all():
+            raise ValueError(f"tell: rewards must be finite numbers, got {list(rewards)}")
+        stats = self._update(archs, rewards_t)
+        self.samples_seen += len(archs)
+        self.updates += 1
+        return {"mean_reward": float(rewards_t.mean()), "max_reward": float(rewards_t.max()), **stats}
+
+    @abstractmethod
+    def _sample(self, steps: list[Step], m: int, generator: torch.Generator) -> list[list[Action]]:
+        """``m`` rows of actions for ``steps``."""
+
+    @abstractmethod
+    def _update(self, archs: list[dict[str, Any]], rewards: torch.Tensor) -> dict[str, float]:
+        """Learn from one batch of rewards."""
+
+    # --- state ------------------------------------------------------------------------------
+
+    def config_dict(self) -> dict[str, Any]:
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "format": STATE_FORMAT,
+            "strategy": self.name,
+            "seed": self.seed,
+            "space": self.space.spec,
+            "config": self.config_dict(),
+            "samples_seen": self.samples_seen,
+            "updates": self.updates,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.samples_seen = int(state["samples_seen"])
+        self.updates = int(state["updates"])
+
+
+def make_strategy(name: str, space: SearchSpace, seed: int = 0, config: dict[str, Any] | None = None) -> SearchStrategy:
+    """Build a strategy by name: ``reinforce`` (the paper's controller) or ``random``."""
+    from nasrl.random_search import RandomSearch
+    from nasrl.reinforce import ReinforceSearch
+
+    strategies = {"reinforce": ReinforceSearch, "random": RandomSearch}
+    if name not in strategies:
+        raise ValueError(f"strategy: {name!r} is not one of {sorted(strategies)}")
+    return strategies[name](space, seed=seed, config=config)
+
+
+def save_strategy(strategy: SearchStrategy, path: str | Path) -> None:
+    """Write the whole state to ``path`` atomically (a killed write leaves the old file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(strategy.state_dict(), tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def load_strategy(path: str | Path, space: SearchSpace | None = None) -> SearchStrategy:
+    """Rebuild a strategy from a state file; if ``space`` is given it must match the file's."""
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise ArchitectureError(f"controller state file not found: {path}") from None
+    except Exception as err:  # torch raises several types for truncated or foreign files
+        raise ArchitectureError(f"controller state file {path} is unreadable: {err}") from None
+    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+        raise ArchitectureError(f"controller state file {path}: not a nasrl state (format {STATE_FORMAT})")
+    saved_space = build_space(state["space"])
+    if space is not None and space.key != saved_space.key:
+        raise ArchitectureError(f"controller state file {path} was made for another search space")
+    strategy = make_strategy(state["strategy"], space or saved_space, seed=state["seed"], config=state["config"])
+    strategy.load_state_dict(state)
+    return strategy
