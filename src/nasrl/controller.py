@@ -16,8 +16,8 @@ Temperature and a tanh logit constant (ENAS) are optional and off by default.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
-from torch.distributions import Bernoulli, Categorical as CategoricalDist
 
 from nasrl.spaces.steps import Action, Anchor, Step
 
@@ -48,7 +48,9 @@ class Controller(nn.Module):
         self.temperature = temperature
         self.tanh_constant = tanh_constant
         self.start = nn.Parameter(torch.zeros(hidden_size))
-        self.lstm = nn.LSTM(hidden_size, hidden_size, num_layers)
+        # A stack of LSTM cells, stepped by hand: the controller runs one step at a time,
+        # where nn.LSTM's per-call overhead costs twice as much (measured on CPU).
+        self.lstm = nn.ModuleList(nn.LSTMCell(hidden_size, hidden_size) for _ in range(num_layers))
         self.embeddings = nn.ModuleDict({k: nn.Embedding(n, hidden_size) for k, n in decision_kinds.items()})
         self.heads = nn.ModuleDict({k: nn.Linear(hidden_size, n) for k, n in decision_kinds.items()})
         self.attn_prev = nn.Linear(hidden_size, hidden_size, bias=False)  # W_prev
@@ -85,31 +87,37 @@ class Controller(nn.Module):
         """
         B, H = batch_size, self.hidden_size
         x = self.start.expand(B, H)
-        state = None
+        state = [(torch.zeros(B, H), torch.zeros(B, H)) for _ in self.lstm]
         log_prob = torch.zeros(B)
         entropy = torch.zeros(B)
         anchor_h: dict[int, torch.Tensor] = {}  # layer -> h_j            [B, H]
         anchor_key: dict[int, torch.Tensor] = {}  # layer -> W_prev h_j   [B, H]
         taken: list[torch.Tensor] = []
         for t, step in enumerate(steps):
-            out, state = self.lstm(x.unsqueeze(0), state)
-            h = out[0]  # [B, H]
+            h = self._lstm_step(x, state)  # [B, H], top layer output
             if isinstance(step, Anchor):
                 x, a, lp, ent = self._anchor(step, h, anchor_h, anchor_key, actions[t] if actions else None, generator)
                 anchor_h[step.layer], anchor_key[step.layer] = h, self.attn_prev(h)
             else:
-                logits = self._shape_logits(self.heads[step.kind](h))  # [B, n_choices]
-                dist = CategoricalDist(logits=logits)
+                log_p = F.log_softmax(self._shape_logits(self.heads[step.kind](h)), dim=-1)  # [B, n_choices]
                 if actions is None:
-                    a = torch.multinomial(dist.probs, 1, generator=generator).squeeze(1)
+                    a = torch.multinomial(log_p.exp(), 1, generator=generator).squeeze(1)
                 else:
                     a = actions[t]
-                lp, ent = dist.log_prob(a), dist.entropy()
+                lp = log_p.gather(1, a.unsqueeze(1)).squeeze(1)
+                ent = -(log_p.exp() * log_p).sum(-1)
                 x = self.embeddings[step.kind](a)
             taken.append(a)
             log_prob = log_prob + lp
             entropy = entropy + ent
         return taken, log_prob, entropy
+
+    def _lstm_step(self, x: torch.Tensor, state: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+        """Advance every LSTM layer by one step (``state`` is updated in place)."""
+        for layer, cell in enumerate(self.lstm):
+            state[layer] = cell(x, state[layer])
+            x = state[layer][0]
+        return x
 
     def _anchor(self, step, h, anchor_h, anchor_key, given, generator):
         """One anchor point: independent sigmoids over the candidate earlier layers."""
@@ -119,14 +127,18 @@ class Controller(nn.Module):
             return torch.zeros_like(h), torch.zeros(B, 0), zeros, zeros
         keys = torch.stack([anchor_key[j] for j in step.candidates], dim=1)  # [B, C, H]
         logits = self.attn_v(torch.tanh(keys + self.attn_curr(h).unsqueeze(1))).squeeze(-1)  # [B, C]
-        dist = Bernoulli(logits=self._shape_logits(logits))
+        logits = self._shape_logits(logits)
+        p = torch.sigmoid(logits)
         if given is None:
-            skips = (torch.rand(logits.shape, generator=generator) < dist.probs).float()
+            skips = (torch.rand(logits.shape, generator=generator) < p).float()
         else:
             skips = given.float()
+        log_on, log_off = F.logsigmoid(logits), F.logsigmoid(-logits)  # log p, log (1 - p)
+        log_prob = (skips * log_on + (1.0 - skips) * log_off).sum(-1)
+        entropy = -(p * log_on + (1.0 - p) * log_off).sum(-1)
         chosen = torch.stack([anchor_h[j] for j in step.candidates], dim=1)  # [B, C, H]
         x = (skips.unsqueeze(-1) * chosen).sum(1) / (1.0 + skips.sum(1, keepdim=True))
-        return x, skips, dist.log_prob(skips).sum(-1), dist.entropy().sum(-1)
+        return x, skips, log_prob, entropy
 
 
 def actions_to_rows(steps: list[Step], taken: list[torch.Tensor]) -> list[list[Action]]:
