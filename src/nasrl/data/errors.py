@@ -1,0 +1,16 @@
+"""The one exception the data modules raise for missing or malformed data.
+
+A child-training job that cannot find its data should stop at once with a message
+saying which path was read, what was expected there and how to obtain it, rather than
+with a bare ``FileNotFoundError`` or ``UnpicklingError`` from deep inside a loader.
+"""
+
+from __future__ import annotations
+
+
+class DataError(ValueError):
+    """A data directory or file is missing, corrupt or inconsistent.
+
+    Subclasses ``ValueError`` so callers that already treat bad configuration values as
+    ``ValueError`` also catch it. The message always names the offending path.
+    """
