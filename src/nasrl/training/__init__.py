@@ -1,0 +1,1 @@
+"""Training one child: Lightning systems, rewards, settings and the train-child entry point."""

@@ -1,0 +1,203 @@
+"""Train one child architecture and write its results: the job a pipeline runs per child.
+
+    nasrl train-child --arch ARCH.json --config CONFIG.yaml --out DIR
+
+writes, in DIR:
+
+- ``metrics.json``: status (ok | failed | diverged), reward, the validation metric (best and
+  last), epochs, seconds, parameter count, error text; written last and atomically, so its
+  presence means the child is finished;
+- ``curve.csv``: one row per epoch (learning rate, train and validation loss and metric);
+- ``model.pt``: the architecture, the child settings and the trained weights.
+
+A child that raises, diverges (NaN or infinite loss) or runs out of memory still writes
+``metrics.json`` with its status and ``failure_reward``: one bad child never stops a search
+(Zoph & Le 2017 train 12,800 children; some will fail). Settings or data that are wrong
+for every child (unknown dataset, missing files, an architecture that does not parse) are
+errors raised before training, since no child could succeed.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import os
+import time
+import traceback
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+
+from nasrl.architecture import content_key
+from nasrl.training.config import ChildConfig
+from nasrl.training.image_system import DivergedError, ImageClassifier
+from nasrl.training.lm_system import LanguageModelSystem
+from nasrl.training.rewards import reward_from_curve
+
+SPACE_KINDS = {"cnn": "image", "rnn_cell": "text"}
+
+
+class FirstBatchTimer(pl.Callback):
+    """Records when the first training batch starts (the child's fixed start-up cost ends)."""
+
+    def __init__(self, start: float):
+        self.start = start
+        self.seconds: float | None = None
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if self.seconds is None:
+            self.seconds = time.perf_counter() - self.start
+
+
+def child_key(arch: dict[str, Any], config: ChildConfig) -> str:
+    """Content key of a child result: architecture + training settings (dataset and seed included)."""
+    return content_key({"arch": arch, "child": config.to_dict()})
+
+
+def prepare_data(arch: dict[str, Any], config: ChildConfig):
+    """The data module for ``config.dataset``, set up; raises on data problems (fatal)."""
+    from nasrl.data import DATASET_KINDS, make_datamodule
+
+    space = arch.get("space") if isinstance(arch, dict) else None
+    if space not in SPACE_KINDS:
+        raise ValueError(f"architecture.space: {space!r} cannot be trained; expected one of {sorted(SPACE_KINDS)}")
+    kind = DATASET_KINDS.get(config.dataset)
+    if kind is not None and kind != SPACE_KINDS[space]:
+        raise ValueError(f"child.dataset: {config.dataset!r} is {kind} data, but a {space} architecture needs "
+                         f"{SPACE_KINDS[space]} data")
+    kwargs: dict[str, Any] = {"batch_size": config.batch_size}
+    if SPACE_KINDS[space] == "image":
+        kwargs["seed"] = config.seed
+        if config.augment is not None:
+            kwargs["augment"] = config.augment
+    else:
+        kwargs["bptt"] = config.language_model.bptt
+    datamodule = make_datamodule(config.dataset, config.data_dir, **kwargs)
+    datamodule.setup("fit")
+    return datamodule
+
+
+def build_system(arch: dict[str, Any], config: ChildConfig, datamodule) -> pl.LightningModule:
+    """The child network wrapped in its Lightning training system."""
+    opt, decay = config.optimizer, {"lr_decay_at": tuple(config.lr_decay_at), "lr_decay_factor": config.lr_decay_factor}
+    if arch["space"] == "cnn":
+        from nasrl.models.cnn import CnnChild
+
+        model = CnnChild(arch, in_channels=datamodule.in_channels, num_classes=datamodule.num_classes, bn_eps=config.bn_eps)
+        return ImageClassifier(model, config.epochs, opt.lr, opt.momentum, opt.nesterov, opt.weight_decay,
+                               channels_last=config.channels_last, **decay)
+    from nasrl.models.language_model import CellLanguageModel
+
+    lm = config.language_model
+    model = CellLanguageModel(arch, datamodule.vocab_size, lm.embedding_size, lm.hidden_size, num_layers=2,
+                              dropout=lm.dropout, embedding_dropout=lm.embedding_dropout, tie_weights=lm.tie_weights)
+    return LanguageModelSystem(model, config.epochs, opt.lr, opt.momentum, opt.nesterov, opt.weight_decay, **decay)
+
+
+def quiet_lightning() -> None:
+    """Keep a child's log to what matters: Lightning's banners and tips repeat in every job."""
+    for name in ("pytorch_lightning", "lightning_fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r".*LeafSpec.*")  # torch 2.13 vs Lightning 2.6 pytree notice
+
+
+def make_trainer(config: ChildConfig, out_dir: Path, callbacks: list[pl.Callback]) -> pl.Trainer:
+    quiet_lightning()
+    return pl.Trainer(
+        max_epochs=config.epochs,
+        accelerator=config.accelerator,
+        devices=1,
+        precision=config.precision or "32-true",
+        gradient_clip_val=config.grad_clip,
+        limit_train_batches=config.limit_train_batches or 1.0,
+        logger=False,
+        enable_checkpointing=False,  # model.pt is written explicitly, once, at the end
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        callbacks=callbacks,
+        default_root_dir=str(out_dir),
+    )
+
+
+def train_child(arch: dict[str, Any], config: ChildConfig, out_dir: str | Path, evaluate_test: bool = False) -> dict[str, Any]:
+    """Train ``arch`` under ``config``; write and return its metrics (see module docstring)."""
+    start = time.perf_counter()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    pl.seed_everything(config.seed, verbose=False)
+    datamodule = prepare_data(arch, config)
+    metric = "val_acc" if arch["space"] == "cnn" else "val_ppl"
+    metrics: dict[str, Any] = {
+        "key": child_key(arch, config), "arch_key": content_key(arch), "dataset": config.dataset, "seed": config.seed,
+        "status": "failed", "reward": config.failure_reward, "metric": metric, "best_val": None, "last_val": None,
+        "epochs": 0, "params": None, "seconds": None, "setup_seconds": None, "error": None,
+    }
+    timer = FirstBatchTimer(start)
+    system = None
+    try:
+        system = build_system(arch, config, datamodule)
+        metrics["params"] = sum(p.numel() for p in system.model.parameters())
+        if hasattr(system.model, "conv_weight_count"):
+            metrics["conv_weights"] = system.model.conv_weight_count()
+        trainer = make_trainer(config, out_dir, [timer])
+        trainer.fit(system, datamodule=datamodule)
+        values = [row[metric] for row in system.history]
+        metrics["reward"] = reward_from_curve(values, "accuracy" if metric == "val_acc" else "perplexity", config.reward)
+        best = max if metric == "val_acc" else min
+        metrics.update(status="ok", best_val=best(values), last_val=values[-1])
+        if evaluate_test:
+            tested = trainer.test(system, datamodule=datamodule, verbose=False)[0]
+            metrics["test"] = {k: float(v) for k, v in tested.items()}
+        torch.save({"arch": arch, "child": config.to_dict(), "state_dict": system.model.state_dict()}, out_dir / "model.pt")
+    except DivergedError as err:
+        metrics.update(status="diverged", error=str(err))
+    except (torch.OutOfMemoryError, MemoryError) as err:
+        metrics.update(status="failed", error=f"out of memory: {err}")
+    except Exception as err:  # any child-specific failure: record it, let the search go on
+        metrics.update(status="failed", error=f"{type(err).__name__}: {err}",
+                       traceback=traceback.format_exc(limit=8))
+    finally:
+        history = system.history if system is not None else []
+        metrics["epochs"] = len(history)
+        if history and metrics["status"] != "ok":
+            values = [row[metric] for row in history if math.isfinite(row[metric])]
+            if values:
+                metrics["last_val"] = values[-1]
+        metrics["seconds"] = time.perf_counter() - start
+        metrics["setup_seconds"] = timer.seconds
+        write_curve(out_dir / "curve.csv", history)
+        write_json_atomic(out_dir / "metrics.json", metrics)
+    return metrics
+
+
+def write_curve(path: Path, rows: list[dict[str, Any]]) -> None:
+    fieldnames = list(rows[0]) if rows else ["epoch"]
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=fieldnames)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def write_json_atomic(path: Path, value: dict[str, Any]) -> None:
+    """Strict JSON (non-finite numbers become null), replaced in one step."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(_finite(value), indent=2, sort_keys=True, allow_nan=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value

@@ -1,0 +1,44 @@
+"""Rewards from a child's validation curve (Zoph & Le 2017, Sec. 4.1 and 4.2).
+
+- Image classification: R = (max validation accuracy over the last 5 epochs)^3.
+- Language modelling: R = c / (validation perplexity)^2 with c = 80, taking the best
+  (lowest) perplexity over the last epochs the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+KINDS = ("accuracy", "perplexity")
+
+
+@dataclass
+class RewardConfig:
+    last_epochs: int = 5  # Sec. 4.1: the last 5 of 50 epochs
+    power: float | None = None  # None: 3 for accuracy, 2 for perplexity
+    c: float = 80.0  # Sec. 4.2: "c is a constant, usually set at 80"
+
+
+def reward_from_curve(values: list[float], kind: str, config: RewardConfig | None = None) -> float:
+    """The reward of a child from its per-epoch validation metric.
+
+    Args:
+        values: validation accuracy (fraction in [0, 1]) or perplexity, one per epoch.
+        kind: "accuracy" or "perplexity".
+        config: window, exponent and constant.
+
+    Returns:
+        The reward; raises ValueError when the curve is empty or its last value is not finite.
+    """
+    config = config or RewardConfig()
+    if kind not in KINDS:
+        raise ValueError(f"reward kind {kind!r} is not one of {list(KINDS)}")
+    if not values:
+        raise ValueError("no validation epochs: cannot compute a reward")
+    window = values[-config.last_epochs:]
+    if not all(math.isfinite(v) for v in window):
+        raise ValueError(f"non-finite validation metric in the last {len(window)} epochs: {window}")
+    if kind == "accuracy":
+        return max(window) ** (3.0 if config.power is None else config.power)
+    return config.c / min(window) ** (2.0 if config.power is None else config.power)
