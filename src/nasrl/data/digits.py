@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
 from nasrl.data.images import ImageDataModule
 
@@ -48,6 +46,10 @@ class DigitsDataModule(ImageDataModule):
         self.test_fraction = test_fraction
 
     def load_splits(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        # imported here: only digits children pay for scikit-learn's import
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+
         images, labels = load_digits(return_X_y=True)  # [1797, 64] pixel values 0..16, [1797]
         index = np.arange(len(labels))
         # Stratify both cuts so every split keeps the ~10% share of each digit.

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler, TensorDataset
 
 from nasrl.data.errors import DataError
 
@@ -179,7 +179,10 @@ class ImageDataModule(pl.LightningDataModule):
         return batch
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        # Whole batches are fetched with one tensor index (TensorDataset accepts an index
+        # list) instead of B single-image reads stacked by the default collate.
         self.setup()
-        return DataLoader(self.datasets[split], batch_size=self.batch_size, shuffle=shuffle,
-                          generator=self._shuffle_generator if shuffle else None,
+        dataset = self.datasets[split]
+        order = RandomSampler(dataset, generator=self._shuffle_generator) if shuffle else SequentialSampler(dataset)
+        return DataLoader(dataset, sampler=BatchSampler(order, self.batch_size, drop_last=False), batch_size=None,
                           num_workers=self.num_workers)
