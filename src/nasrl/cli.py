@@ -150,6 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--test", action="store_true", help="also evaluate on the test split (final models only)")
     train.set_defaults(func=cmd_train_child)
 
+    from nasrl.pipeline.cli import add_commands
+
+    add_commands(sub)
+
     presets = sub.add_parser("presets", help="list the shipped spaces and architectures")
     presets.set_defaults(func=cmd_presets)
     return parser

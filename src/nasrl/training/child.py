@@ -34,7 +34,7 @@ import pytorch_lightning as pl
 import torch
 
 from nasrl.architecture import content_key
-from nasrl.training.config import ChildConfig
+from nasrl.training.config import ChildConfig, child_key
 from nasrl.training.image_system import DivergedError, ImageClassifier
 from nasrl.training.lm_system import LanguageModelSystem
 from nasrl.training.rewards import reward_from_curve
@@ -52,11 +52,6 @@ class FirstBatchTimer(pl.Callback):
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         if self.seconds is None:
             self.seconds = time.perf_counter() - self.start
-
-
-def child_key(arch: dict[str, Any], config: ChildConfig) -> str:
-    """Content key of a child result: architecture + training settings (dataset and seed included)."""
-    return content_key({"arch": arch, "child": config.to_dict()})
 
 
 def prepare_data(arch: dict[str, Any], config: ChildConfig):
@@ -125,8 +120,12 @@ def make_trainer(config: ChildConfig, out_dir: Path, callbacks: list[pl.Callback
     )
 
 
-def train_child(arch: dict[str, Any], config: ChildConfig, out_dir: str | Path, evaluate_test: bool = False) -> dict[str, Any]:
-    """Train ``arch`` under ``config``; write and return its metrics (see module docstring)."""
+def train_child(arch: dict[str, Any], config: ChildConfig, out_dir: str | Path, evaluate_test: bool = False,
+                extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Train ``arch`` under ``config``; write and return its metrics (see module docstring).
+
+    ``extra`` fields (say, a final run's grid point) are stored in metrics.json too.
+    """
     start = time.perf_counter()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -138,7 +137,7 @@ def train_child(arch: dict[str, Any], config: ChildConfig, out_dir: str | Path, 
     metrics: dict[str, Any] = {
         "key": child_key(arch, config), "arch_key": content_key(arch), "dataset": config.dataset, "seed": config.seed,
         "status": "failed", "reward": config.failure_reward, "metric": metric, "best_val": None, "last_val": None,
-        "epochs": 0, "params": None, "seconds": None, "setup_seconds": None, "error": None,
+        "epochs": 0, "params": None, "seconds": None, "setup_seconds": None, "error": None, **(extra or {}),
     }
     timer = FirstBatchTimer(start)
     system = None
@@ -176,6 +175,19 @@ def train_child(arch: dict[str, Any], config: ChildConfig, out_dir: str | Path, 
         write_curve(out_dir / "curve.csv", history)
         write_json_atomic(out_dir / "metrics.json", metrics)
     return metrics
+
+
+def evaluate_test(model_dir: str | Path) -> dict[str, float]:
+    """Test metrics of a trained child (its model.pt), for the one final evaluation (Sec. 4.1)."""
+    model_dir = Path(model_dir)
+    saved = torch.load(model_dir / "model.pt", map_location="cpu", weights_only=True)
+    config = ChildConfig.from_dict(saved["child"])
+    pl.seed_everything(config.seed, verbose=False)
+    datamodule = prepare_data(saved["arch"], config)
+    system = build_system(saved["arch"], config, datamodule)
+    system.model.load_state_dict(saved["state_dict"])
+    trainer = make_trainer(config, model_dir, [])
+    return {k: float(v) for k, v in trainer.test(system, datamodule=datamodule, verbose=False)[0].items()}
 
 
 def write_curve(path: Path, rows: list[dict[str, Any]]) -> None:

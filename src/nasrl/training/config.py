@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from nasrl.architecture import content_key
 from nasrl.training.rewards import RewardConfig
 
 
@@ -105,6 +106,15 @@ def _check_type(value: Any, default: Any, where: str) -> Any:
     elif isinstance(default, list) and not isinstance(value, list):
         raise ValueError(f"{where}: expected a list, got {value!r}")
     return value
+
+
+def child_key(arch: dict[str, Any], config: ChildConfig) -> str:
+    """Content key of a child result: architecture + training settings (dataset and seed included).
+
+    Kept here, away from the training code, so that sampling can key children without
+    importing Lightning.
+    """
+    return content_key({"arch": arch, "child": config.to_dict()})
 
 
 def load_child_config(path: str | Path) -> ChildConfig:

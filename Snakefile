@@ -1,0 +1,28 @@
+# nasrl: Neural Architecture Search with Reinforcement Learning (Zoph & Le, ICLR 2017).
+#
+#   snakemake --cores all                                  the embedded default search (offline)
+#   snakemake --cores all --configfile config/cifar10-paper.yaml
+#
+# Data flow: workflow/rules/search.smk (controller rounds), children.smk (one job per child),
+# final.smk (retraining of the best architectures and the report). Config keys:
+# config/README.md; schema: workflow/schemas/config.schema.yaml.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+# ----- load rules -------------------------------------------------------------------------
+include: "workflow/rules/common.smk"
+include: "workflow/rules/search.smk"
+include: "workflow/rules/children.smk"
+include: "workflow/rules/final.smk"
+
+
+# ----- target rules -----------------------------------------------------------------------
+rule all:
+    default_target: True
+    input:
+        final_targets(),

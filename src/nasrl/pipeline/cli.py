@@ -1,0 +1,109 @@
+"""`nasrl` subcommands run by the workflow's rules, one per pipeline step."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def _search(path):
+    from nasrl.pipeline.rounds import load_search
+
+    return load_search(path)
+
+
+def _child(path):
+    from nasrl.training.config import load_child_config
+
+    return load_child_config(path)
+
+
+def _final(path):
+    from nasrl.pipeline.settings import FinalSettings, read_yaml
+
+    return FinalSettings.from_dict(read_yaml(path))
+
+
+def cmd_init_controller(a):
+    from nasrl.pipeline.rounds import init_controller
+
+    init_controller(_search(a.search), a.out)
+
+
+def cmd_sample(a):
+    from nasrl.pipeline.rounds import sample_round
+
+    rows = sample_round(_search(a.search), _child(a.child), a.controller, a.round, a.out)
+    print(json.dumps({"round": a.round, "keys": [r["key"] for r in rows]}))
+
+
+def cmd_collect(a):
+    from nasrl.pipeline.collect import collect_rewards
+
+    table = collect_rewards(a.samples, a.children, a.strategy, a.out)
+    print(json.dumps({"mean_reward": float(table["reward"].mean()), "children": len(table)}))
+
+
+def cmd_update(a):
+    from nasrl.pipeline.rounds import update_controller
+
+    print(json.dumps(update_controller(_search(a.search), a.controller, a.rewards, a.out, a.stats)))
+
+
+def cmd_summarize(a):
+    from nasrl.pipeline.collect import build_history, round_summary
+
+    history = build_history(a.rounds, a.out)
+    summary = round_summary(history)
+    summary.to_csv(a.rounds_out, index=False)
+    print(summary.to_string(index=False))
+
+
+def cmd_select_top(a):
+    from nasrl.pipeline.final import select_top
+
+    top = select_top(a.history, a.k, a.out)
+    print(json.dumps([{k: t[k] for k in ("rank", "arch_key", "reward")} for t in top]))
+
+
+def cmd_retrain(a):
+    from nasrl.pipeline.final import retrain
+
+    metrics = retrain(a.top, a.rank, a.point, _child(a.child), _final(a.final), a.out)
+    print(json.dumps({k: metrics.get(k) for k in ("status", "rank", "point", "best_val")}))
+
+
+def cmd_report(a):
+    from nasrl.pipeline.final import report
+
+    print(json.dumps(report(a.top, a.runs, a.history, a.experiment, a.best_out, a.metrics_out), indent=2))
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    def command(name, func, help_text, *args):
+        p = sub.add_parser(name, help=help_text)
+        for flags, kwargs in args:
+            p.add_argument(*flags, **kwargs)
+        p.set_defaults(func=func)
+
+    path = {"type": Path, "required": True}
+    command("init-controller", cmd_init_controller, "pipeline: write round 0's controller state",
+            (["--search"], {**path, "help": "settings/search.yaml"}), (["--out"], path))
+    command("sample", cmd_sample, "pipeline: sample one round's children from a controller state",
+            (["--search"], path), (["--child"], path), (["--controller"], path),
+            (["--round"], {"type": int, "required": True}), (["--out"], path))
+    command("collect-rewards", cmd_collect, "pipeline: one round's rewards table (parquet)",
+            (["--samples"], path), (["--children"], path), (["--strategy"], {"required": True}), (["--out"], path))
+    command("update-controller", cmd_update, "pipeline: one controller update from a round's rewards",
+            (["--search"], path), (["--controller"], path), (["--rewards"], path), (["--out"], path), (["--stats"], path))
+    command("summarize", cmd_summarize, "pipeline: history.parquet and rewards per round",
+            (["--rounds"], {"type": Path, "nargs": "+", "required": True}), (["--out"], path), (["--rounds-out"], path))
+    command("select-top", cmd_select_top, "pipeline: the top-k distinct architectures by reward",
+            (["--history"], path), (["--k"], {"type": int, "required": True}), (["--out"], path))
+    command("retrain", cmd_retrain, "pipeline: train one top architecture at one grid point",
+            (["--top"], path), (["--rank"], {"type": int, "required": True}), (["--point"], {"type": int, "required": True}),
+            (["--child"], path), (["--final"], path), (["--out"], path))
+    command("report", cmd_report, "pipeline: best final run by validation, tested once",
+            (["--top"], path), (["--runs"], {"type": Path, "nargs": "+", "required": True}), (["--history"], path),
+            (["--experiment"], {"required": True}), (["--best-out"], path), (["--metrics-out"], path))

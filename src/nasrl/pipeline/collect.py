@@ -1,0 +1,55 @@
+"""Tables of the search: one round's rewards, then the whole history (pandas, parquet).
+
+Columns of a round table and of ``history.parquet`` (one row per sampled child):
+round, index, key (child content key), arch_key, arch (canonical JSON), strategy, status,
+reward, metric, val (best validation metric), seconds, params; the history adds
+``repeat`` (this child key was already sampled earlier in the search, so it was not
+trained again).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from nasrl.architecture import canonical_json
+from nasrl.pipeline.rounds import read_sampled
+
+COLUMNS = ["round", "index", "key", "arch_key", "arch", "strategy", "status", "reward", "metric", "val",
+           "seconds", "params"]
+
+
+def collect_rewards(sample_dir: str | Path, children_dir: str | Path, strategy: str, out: str | Path) -> pd.DataFrame:
+    """Join a round's samples with their children's metrics.json; write the round table."""
+    rows = []
+    for sample in read_sampled(sample_dir):
+        metrics = json.loads((Path(children_dir) / sample["key"] / "metrics.json").read_text(encoding="utf-8"))
+        rows.append({
+            "round": sample["round"], "index": sample["index"], "key": sample["key"], "arch_key": sample["arch_key"],
+            "arch": canonical_json(sample["arch"]), "strategy": strategy, "status": metrics["status"],
+            "reward": float(metrics["reward"]), "metric": metrics["metric"], "val": metrics["best_val"],
+            "seconds": metrics["seconds"], "params": metrics["params"],
+        })
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    table["val"] = table["val"].astype(float)
+    table.to_parquet(out, index=False)
+    return table
+
+
+def build_history(round_tables: list[str | Path], out: str | Path) -> pd.DataFrame:
+    """Concatenate the round tables in order; mark children sampled before (not retrained)."""
+    history = pd.concat([pd.read_parquet(p) for p in round_tables], ignore_index=True)
+    history = history.sort_values(["round", "index"], kind="stable").reset_index(drop=True)
+    history["repeat"] = history.duplicated("key")
+    history.to_parquet(out, index=False)
+    return history
+
+
+def round_summary(history: pd.DataFrame) -> pd.DataFrame:
+    """Mean and max reward per round, and the failures: is the controller learning?"""
+    return history.groupby("round").agg(
+        mean_reward=("reward", "mean"), max_reward=("reward", "max"),
+        failed=("status", lambda s: int((s != "ok").sum())), children=("key", "size"),
+    ).reset_index()

@@ -1,0 +1,84 @@
+"""After the search: the top architectures, their retraining on a grid, the final report.
+
+Zoph & Le (2017) Sec. 4.1: the best architectures are retrained with a small grid over the
+learning rate, weight decay, batch-norm epsilon and the epoch to decay the learning rate;
+the configuration best on validation is evaluated once on the test set.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from nasrl.architecture import write_json
+from nasrl.pipeline.collect import round_summary
+from nasrl.pipeline.settings import FinalSettings
+from nasrl.training.child import evaluate_test, train_child, write_json_atomic
+from nasrl.training.config import ChildConfig
+
+
+def select_top(history_path: str | Path, k: int, out: str | Path) -> list[dict[str, Any]]:
+    """The k best distinct architectures by reward among children that trained (ties: first sampled)."""
+    history = pd.read_parquet(history_path)
+    ok = history[history["status"] == "ok"].sort_values(["reward", "round", "index"], ascending=[False, True, True],
+                                                         kind="stable")
+    top = []
+    for _, row in ok.drop_duplicates("arch_key").head(k).iterrows():
+        top.append({"rank": len(top), "arch_key": row["arch_key"], "arch": json.loads(row["arch"]),
+                    "reward": float(row["reward"]), "val": float(row["val"]), "round": int(row["round"]),
+                    "index": int(row["index"])})
+    write_json(out, top)
+    return top
+
+
+def retrain(top_path: str | Path, rank: int, point: int, child: ChildConfig, final: FinalSettings,
+            out_dir: str | Path) -> dict[str, Any]:
+    """Train top architecture ``rank`` at grid point ``point`` (no test evaluation here)."""
+    top = json.loads(Path(top_path).read_text(encoding="utf-8"))
+    grid_point = final.points()[point]
+    extra = {"rank": rank, "point": point, "grid": grid_point}
+    if rank >= len(top):  # fewer distinct architectures trained than top_k
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        metrics = {"status": "skipped", "reason": f"only {len(top)} distinct architectures trained", **extra}
+        write_json_atomic(out_dir / "metrics.json", metrics)
+        return metrics
+    return train_child(top[rank]["arch"], final.child_config(child, grid_point), out_dir, extra=extra)
+
+
+def report(top_path: str | Path, run_dirs: list[str | Path], history_path: str | Path, experiment: str,
+           best_out: str | Path, metrics_out: str | Path) -> dict[str, Any]:
+    """Pick the final run best on validation, test it once, write best.json and metrics.json."""
+    top = json.loads(Path(top_path).read_text(encoding="utf-8"))
+    runs = []
+    for run_dir in run_dirs:
+        metrics = json.loads((Path(run_dir) / "metrics.json").read_text(encoding="utf-8"))
+        if metrics["status"] == "ok":
+            runs.append((Path(run_dir), metrics))
+    history = pd.read_parquet(history_path)
+    summary = round_summary(history)
+    headline: dict[str, Any] = {
+        "experiment": experiment,
+        "strategy": str(history["strategy"].iloc[0]),
+        "children": int(len(history)),
+        "trained_children": int((~history["repeat"]).sum()),
+        "failed_children": int((history.loc[~history["repeat"], "status"] != "ok").sum()),
+        "best_search_reward": float(history["reward"].max()),
+        "mean_reward_by_round": [round(float(v), 6) for v in summary["mean_reward"]],
+    }
+    best: dict[str, Any] = {"status": "no final run succeeded"}
+    if runs:
+        higher_is_better = runs[0][1]["metric"] == "val_acc"
+        run_dir, metrics = (max if higher_is_better else min)(runs, key=lambda r: r[1]["best_val"])
+        test = evaluate_test(run_dir)
+        best = {"status": "ok", "arch": top[metrics["rank"]]["arch"], "arch_key": top[metrics["rank"]]["arch_key"],
+                "rank": metrics["rank"], "grid": metrics["grid"], "metric": metrics["metric"],
+                "val": metrics["best_val"], "test": test, "run": str(run_dir), "search_reward": top[metrics["rank"]]["reward"]}
+        headline.update(final_metric=metrics["metric"], final_val=metrics["best_val"],
+                        final_test={k: v for k, v in test.items()})
+    write_json(best_out, best)
+    write_json(metrics_out, headline)
+    return headline

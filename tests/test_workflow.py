@@ -1,0 +1,163 @@
+"""The Snakemake workflow end to end, through the real `snakemake` command, on tiny searches.
+
+Each search runs in a temporary copy of the workflow (Snakefile, workflow/, profiles/,
+config/) with a 2-round x 3-child config: about a minute on 2 CPU cores per run.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = str(Path(sys.executable).parent)
+
+# 4 possible architectures (2 layers x 2 filter counts), 6 samples: repeats are certain.
+TINY = {
+    "experiment": "tiny",
+    "search": {
+        "space": {"type": "cnn", "filter_heights": [3], "filter_widths": [3], "strides": [1], "num_filters": [4, 8],
+                  "depth": {"start": 2, "step": 0, "every": 1, "max": 2}},
+        "strategy": "reinforce", "seed": 3, "rounds": 2, "children_per_round": 3, "controller": {"lr": 0.01},
+    },
+    "child": {"dataset": "digits", "epochs": 1, "batch_size": 64, "threads": 1, "limit_train_batches": 2},
+    "final": {"top_k": 1, "epochs": 1, "grid": {"lr": [0.1]}},
+}
+DETERMINISTIC = ["round", "index", "key", "arch_key", "arch", "strategy", "status", "reward", "metric", "val", "params",
+                 "repeat"]
+
+
+def make_workdir(path: Path, config: dict) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "Snakefile", path)
+    for folder in ("workflow", "profiles"):
+        shutil.copytree(REPO / folder, path / folder)
+    (path / "config").mkdir()
+    (path / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+    return path
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True, **popen) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    cmd = [f"{BIN}/snakemake", "--cores", "2", *args]
+    if popen:
+        return subprocess.Popen(cmd, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **popen)
+    done = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True)
+    if check and done.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return done
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """One uninterrupted tiny search."""
+    workdir = make_workdir(tmp_path_factory.mktemp("search") / "run", TINY)
+    snakemake(workdir)
+    return workdir
+
+
+def history(workdir: Path) -> pd.DataFrame:
+    return pd.read_parquet(workdir / "results" / "tiny" / "history.parquet")
+
+
+def test_a_tiny_search_runs_end_to_end(finished):
+    results = finished / "results" / "tiny"
+    table = history(finished)
+    assert len(table) == 2 * 3 and list(table["round"]) == [0, 0, 0, 1, 1, 1]
+    assert set(DETERMINISTIC) | {"seconds"} <= set(table.columns)
+    assert (table["status"] == "ok").all() and table["reward"].between(0, 1).all()
+    for arch in table["arch"]:
+        assert json.loads(arch)["space"] == "cnn"
+    for r in range(3):  # init + one update per round
+        assert (results / "controller" / f"round_{r:04d}.pt").exists()
+    stats = json.loads((results / "controller" / "round_0001.json").read_text())
+    assert stats["mean_reward"] == pytest.approx(table[table["round"] == 0]["reward"].mean())
+    best = json.loads((results / "final" / "best.json").read_text())
+    assert best["status"] == "ok" and best["grid"] == {"lr": 0.1} and best["metric"] == "val_acc"
+    assert 0 <= best["test"]["test_acc"] <= 1 and best["arch"]["space"] == "cnn"
+    metrics = json.loads((results / "metrics.json").read_text())
+    assert metrics["children"] == 6 and len(metrics["mean_reward_by_round"]) == 2
+    assert metrics["final_test"] == best["test"]
+    for rule_log in ("controller/init.log", "rounds/0000/sample.log", "summarize.log", "report.log"):
+        assert (finished / "logs" / "tiny" / rule_log).exists()
+
+
+def test_an_architecture_sampled_twice_is_trained_once_and_rewarded_each_time(finished):
+    table = history(finished)
+    assert table["repeat"].any()  # 6 samples of 4 architectures
+    children = list((finished / "results" / "tiny" / "children").iterdir())
+    assert len(children) == table["key"].nunique() < len(table)
+    for _, group in table.groupby("key"):
+        assert group["reward"].nunique() == 1
+    logs = list((finished / "logs" / "tiny" / "children").iterdir())
+    assert len(logs) == table["key"].nunique()
+
+
+def test_two_runs_with_the_same_config_give_the_same_history(finished, tmp_path):
+    again = make_workdir(tmp_path / "again", TINY)
+    snakemake(again)
+    pd.testing.assert_frame_equal(history(again)[DETERMINISTIC], history(finished)[DETERMINISTIC])
+
+
+def test_a_killed_search_resumes_without_redoing_finished_children(finished, tmp_path):
+    workdir = make_workdir(tmp_path / "killed", TINY)
+    children = workdir / "results" / "tiny" / "children"
+    process = snakemake(workdir, start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list(children.glob("*/metrics.json"))) < 2:
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)  # the whole run, children included, mid-round
+    process.wait()
+    done_before = {p: p.stat().st_mtime_ns for p in children.glob("*/metrics.json")}
+    assert 2 <= len(done_before) < history(finished)["key"].nunique()
+    assert not (workdir / "results" / "tiny" / "history.parquet").exists()
+
+    snakemake(workdir)  # the same command again
+    for path, mtime in done_before.items():
+        assert path.stat().st_mtime_ns == mtime, f"{path.parent.name} was trained again"
+    pd.testing.assert_frame_equal(history(workdir)[DETERMINISTIC], history(finished)[DETERMINISTIC])
+
+
+def test_random_search_on_recurrent_cells_runs_end_to_end(tmp_path):
+    config = {
+        "experiment": "tiny",
+        "search": {"space": {"type": "rnn_cell", "base": 2}, "strategy": "random", "seed": 0, "rounds": 2,
+                   "children_per_round": 2},
+        "child": {"dataset": "pydoc_topics", "epochs": 1, "batch_size": 8, "threads": 1, "limit_train_batches": 2,
+                  "optimizer": {"lr": 1.0, "momentum": 0.0, "nesterov": False, "weight_decay": 0.0}, "grad_clip": 5.0,
+                  "language_model": {"embedding_size": 8, "hidden_size": 8, "bptt": 8}},
+        "final": {"top_k": 1, "epochs": 1, "grid": {"lr": [1.0]}},
+    }
+    workdir = make_workdir(tmp_path / "rnn", config)
+    snakemake(workdir)
+    table = history(workdir)
+    assert (table["strategy"] == "random").all() and (table["metric"] == "val_ppl").all()
+    best = json.loads((workdir / "results" / "tiny" / "final" / "best.json").read_text())
+    assert best["arch"]["space"] == "rnn_cell" and best["test"]["test_ppl"] > 1
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda c: c["search"].update(rounds="two"), "'two' is not of type 'integer'"),
+    (lambda c: c["child"].update(epoch=3), "Additional properties are not allowed ('epoch' was unexpected)"),
+    (lambda c: c.update(mlflow={}), "Additional properties are not allowed ('mlflow' was unexpected)"),
+])
+def test_a_bad_config_is_rejected_naming_the_key(tmp_path, change, message):
+    config = json.loads(json.dumps(TINY))
+    change(config)
+    done = snakemake(make_workdir(tmp_path / "bad", config), "-n", check=False)
+    assert done.returncode != 0
+    assert message in done.stdout + done.stderr
+
+
+def test_lint_reports_nothing(tmp_path):
+    done = snakemake(make_workdir(tmp_path / "lint", TINY), "--lint", check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Congratulations" in done.stdout + done.stderr or "No issues" in done.stdout + done.stderr

@@ -1,0 +1,89 @@
+# Helpers and input functions; the logic lives in the nasrl package.
+import json
+from pathlib import Path
+
+import yaml
+from snakemake.utils import validate
+
+
+validate(config, "../schemas/config.schema.yaml")
+
+EXPERIMENT = config["experiment"]
+RESULTS = f"results/{EXPERIMENT}"
+LOGS = f"logs/{EXPERIMENT}"
+ROUNDS = config["search"]["rounds"]
+TOP_K = config["final"]["top_k"]
+
+
+wildcard_constraints:
+    round=r"\d{4}",
+    key=r"[0-9a-f]{16}",
+    section=r"search|child|final",
+    rank=r"\d+",
+    point=r"\d+",
+
+
+def round_name(index):
+    """Rounds are numbered with four digits, so files sort in round order."""
+    return f"{int(index):04d}"
+
+
+def settings_section(wildcards):
+    """The config section written to settings/{section}.yaml."""
+    return config[wildcards.section]
+
+
+def grid_size():
+    """Number of points of the final retraining grid."""
+    from nasrl.pipeline.settings import FinalSettings
+
+    return len(FinalSettings.from_dict(config["final"]).points())
+
+
+def sample_dir(round_index):
+    """A round's sample folder, once its checkpoint has run."""
+    return checkpoints.sample_architectures.get(round=round_name(round_index)).output.samples
+
+
+def round_children(wildcards):
+    """metrics.json of every distinct child sampled in this round."""
+    with open(Path(sample_dir(wildcards.round)) / "archs.jsonl") as f:
+        keys = sorted({json.loads(line)["key"] for line in f if line.strip()})
+    return expand(f"{RESULTS}/children/{{key}}/metrics.json", key=keys)
+
+
+def child_architecture(wildcards):
+    """The architecture file of a child, from the first round that sampled it."""
+    for index in range(ROUNDS):
+        path = Path(sample_dir(index)) / f"{wildcards.key}.json"
+        if path.exists():
+            return str(path)
+    raise ValueError(f"child {wildcards.key} was not sampled in any of the {ROUNDS} rounds")
+
+
+def previous_controller(wildcards):
+    return f"{RESULTS}/controller/round_{round_name(int(wildcards.round) - 1)}.pt"
+
+
+def previous_rewards(wildcards):
+    return f"{RESULTS}/rounds/{round_name(int(wildcards.round) - 1)}/rewards.parquet"
+
+
+def final_runs(wildcards=None):
+    return expand(
+        f"{RESULTS}/final/runs/{{rank}}_{{point}}/metrics.json",
+        rank=range(TOP_K),
+        point=range(grid_size()),
+    )
+
+
+def final_run_dirs():
+    return [str(Path(p).parent) for p in final_runs()]
+
+
+def final_targets():
+    return [
+        f"{RESULTS}/metrics.json",
+        f"{RESULTS}/final/best.json",
+        f"{RESULTS}/controller/round_{round_name(ROUNDS)}.pt",
+    ]

@@ -1,0 +1,54 @@
+# After the search (Zoph & Le 2017, Sec. 4.1): retrain the top-k architectures on a small grid,
+# pick the best run on validation and evaluate it once on the test set.
+
+
+rule select_top:
+    input:
+        history=f"{RESULTS}/history.parquet",
+    output:
+        f"{RESULTS}/final/top.json",
+    params:
+        k=TOP_K,
+    log:
+        f"{LOGS}/final/select_top.log",
+    shell:
+        "nasrl select-top --history {input.history} --k {params.k} --out {output} > {log} 2>&1"
+
+
+rule retrain_final:
+    input:
+        top=f"{RESULTS}/final/top.json",
+        child=f"{RESULTS}/settings/child.yaml",
+        final=f"{RESULTS}/settings/final.yaml",
+    output:
+        f"{RESULTS}/final/runs/{{rank}}_{{point}}/metrics.json",
+    params:
+        out=f"{RESULTS}/final/runs/{{rank}}_{{point}}",
+    log:
+        f"{LOGS}/final/retrain_{{rank}}_{{point}}.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=120,
+        gpu=0,
+    shell:
+        "nasrl retrain --top {input.top} --rank {wildcards.rank} --point {wildcards.point}"
+        " --child {input.child} --final {input.final} --out {params.out} > {log} 2>&1"
+
+
+rule report:
+    input:
+        top=f"{RESULTS}/final/top.json",
+        runs=final_runs(),
+        history=f"{RESULTS}/history.parquet",
+    output:
+        best=f"{RESULTS}/final/best.json",
+        metrics=f"{RESULTS}/metrics.json",
+    params:
+        runs=final_run_dirs(),
+    log:
+        f"{LOGS}/report.log",
+    shell:
+        "nasrl report --top {input.top} --runs {params.runs} --history {input.history}"
+        f" --experiment {EXPERIMENT}"
+        " --best-out {output.best} --metrics-out {output.metrics} > {log} 2>&1"

@@ -1,0 +1,85 @@
+# The controller's rounds (Zoph & Le 2017, Sec. 3.2): sample m children from controller r,
+# train them (children.smk), collect their rewards, update to controller r + 1.
+
+
+# Each config section in its own file, rewritten only when that section changes, so that
+# editing the final grid does not make trained children look out of date.
+rule write_settings:
+    output:
+        f"{RESULTS}/settings/{{section}}.yaml",
+    params:
+        values=settings_section,
+    log:
+        f"{LOGS}/settings/{{section}}.log",
+    run:
+        Path(output[0]).write_text(yaml.safe_dump(params.values, sort_keys=True))
+
+
+rule init_controller:
+    input:
+        search=f"{RESULTS}/settings/search.yaml",
+    output:
+        f"{RESULTS}/controller/round_0000.pt",
+    log:
+        f"{LOGS}/controller/init.log",
+    shell:
+        "nasrl init-controller --search {input.search} --out {output} > {log} 2>&1"
+
+
+checkpoint sample_architectures:
+    input:
+        controller=f"{RESULTS}/controller/round_{{round}}.pt",
+        search=f"{RESULTS}/settings/search.yaml",
+        child=f"{RESULTS}/settings/child.yaml",
+    output:
+        samples=directory(f"{RESULTS}/rounds/{{round}}/samples"),
+    log:
+        f"{LOGS}/rounds/{{round}}/sample.log",
+    shell:
+        "nasrl sample --search {input.search} --child {input.child} --controller {input.controller}"
+        " --round {wildcards.round} --out {output.samples} > {log} 2>&1"
+
+
+rule collect_rewards:
+    input:
+        samples=f"{RESULTS}/rounds/{{round}}/samples",
+        children=round_children,
+    output:
+        f"{RESULTS}/rounds/{{round}}/rewards.parquet",
+    params:
+        children=f"{RESULTS}/children",
+        strategy=config["search"]["strategy"],
+    log:
+        f"{LOGS}/rounds/{{round}}/collect.log",
+    shell:
+        "nasrl collect-rewards --samples {input.samples} --children {params.children}"
+        " --strategy {params.strategy} --out {output} > {log} 2>&1"
+
+
+rule update_controller:
+    input:
+        controller=previous_controller,
+        rewards=previous_rewards,
+        search=f"{RESULTS}/settings/search.yaml",
+    output:
+        controller=f"{RESULTS}/controller/round_{{round}}.pt",
+        stats=f"{RESULTS}/controller/round_{{round}}.json",
+    log:
+        f"{LOGS}/controller/update_{{round}}.log",
+    wildcard_constraints:
+        round=r"(?!0000)\d{4}",
+    shell:
+        "nasrl update-controller --search {input.search} --controller {input.controller}"
+        " --rewards {input.rewards} --out {output.controller} --stats {output.stats} > {log} 2>&1"
+
+
+rule summarize_search:
+    input:
+        rounds=expand(f"{RESULTS}/rounds/{{round}}/rewards.parquet", round=map(round_name, range(ROUNDS))),
+    output:
+        history=f"{RESULTS}/history.parquet",
+        rounds=f"{RESULTS}/rounds.csv",
+    log:
+        f"{LOGS}/summarize.log",
+    shell:
+        "nasrl summarize --rounds {input.rounds} --out {output.history} --rounds-out {output.rounds} > {log} 2>&1"
