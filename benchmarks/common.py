@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
+
 import torch
 
 from nasrl.data.images import ImageDataModule
@@ -23,3 +27,16 @@ class RandomCifarShaped(ImageDataModule):
         g = torch.Generator().manual_seed(0)
         return {split: (torch.rand(n, 3, 32, 32, generator=g) * 255, torch.randint(0, 10, (n,), generator=g))
                 for split, n in self.sizes.items()}
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def workflow_copy(prefix: str) -> Path:
+    """A temporary copy of the workflow (Snakefile, rules, profiles, configs): runs there leave
+    no results or Snakemake metadata in the project."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    shutil.copy(REPO / "Snakefile", work)
+    for folder in ("workflow", "profiles", "config"):
+        shutil.copytree(REPO / folder, work / folder)
+    return work

@@ -90,3 +90,14 @@ def test_figure7_can_be_scored():
     log_prob, entropy = ReinforceSearch(space, seed=0).score([arch])
     log_prob, entropy = log_prob.detach(), entropy.detach()
     assert torch.isfinite(log_prob).all() and float(log_prob) < 0 and float(entropy) > 0
+
+
+def test_sampling_returns_architectures_with_their_log_probability_and_entropy(tiny_tabular):
+    search = ReinforceSearch(tiny_tabular, seed=2, config={"init_range": 1.0})
+    archs, log_prob, entropy = search.sample(6)
+    assert archs == search.ask(6) and log_prob.shape == entropy.shape == (6,)
+    steps = tiny_tabular.steps()
+    with torch.no_grad():
+        _, direct, _ = search.controller(steps, 6, actions=rows_to_actions(steps, [tiny_tabular.encode(a)[1] for a in archs]))
+    assert torch.allclose(log_prob, direct)
+    assert (entropy > 0).all() and (entropy <= 3 * math.log(3) + 1e-5).all()

@@ -86,6 +86,8 @@ def test_a_tiny_search_runs_end_to_end(finished):
     metrics = json.loads((results / "metrics.json").read_text())
     assert metrics["children"] == 6 and len(metrics["mean_reward_by_round"]) == 2
     assert metrics["final_test"] == best["test"]
+    data = json.loads((results / "data.json").read_text())
+    assert data["dataset"] == "digits" and data["splits"] == {"train": 1257, "val": 270, "test": 270}
     for rule_log in ("controller/init.log", "rounds/0000/sample.log", "summarize.log", "report.log"):
         assert (finished / "logs" / "tiny" / rule_log).exists()
 
@@ -144,6 +146,17 @@ def test_random_search_on_recurrent_cells_runs_end_to_end(tmp_path):
     assert best["arch"]["space"] == "rnn_cell" and best["test"]["test_ppl"] > 1
 
 
+def test_missing_data_stops_the_run_before_any_child_starts(tmp_path):
+    config = json.loads(json.dumps(TINY))
+    config["child"].update(dataset="cifar10", data_dir=str(tmp_path / "no-cifar"))
+    workdir = make_workdir(tmp_path / "nodata", config)
+    done = snakemake(workdir, check=False)
+    assert done.returncode != 0
+    log = (workdir / "logs" / "tiny" / "prepare_data.log").read_text()
+    assert "nasrl prepare-data: error:" in log and str(tmp_path / "no-cifar") in log
+    assert not (workdir / "results" / "tiny" / "children").exists()
+
+
 @pytest.mark.parametrize("change, message", [
     (lambda c: c["search"].update(rounds="two"), "'two' is not of type 'integer'"),
     (lambda c: c["child"].update(epoch=3), "Additional properties are not allowed ('epoch' was unexpected)"),
@@ -157,7 +170,10 @@ def test_a_bad_config_is_rejected_naming_the_key(tmp_path, change, message):
     assert message in done.stdout + done.stderr
 
 
-def test_lint_reports_nothing(tmp_path):
+def test_lint_and_format_report_nothing(tmp_path):
     done = snakemake(make_workdir(tmp_path / "lint", TINY), "--lint", check=False)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "Congratulations" in done.stdout + done.stderr or "No issues" in done.stdout + done.stderr
+    assert "Congratulations, your workflow is in a good condition!" in done.stdout + done.stderr
+    formatted = subprocess.run([f"{BIN}/snakefmt", "--check", "Snakefile", "workflow"], cwd=REPO,
+                               capture_output=True, text=True)
+    assert formatted.returncode == 0, formatted.stdout + formatted.stderr

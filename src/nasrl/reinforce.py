@@ -81,6 +81,13 @@ class ReinforceSearch(SearchStrategy):
             taken, _, _ = self.controller(steps, m, generator=generator)
         return actions_to_rows(steps, taken)
 
+    def sample(self, m: int) -> tuple[list[dict[str, Any]], torch.Tensor, torch.Tensor]:
+        """Like ``ask``, with each architecture's summed log-probability and entropy."""
+        archs = self.ask(m)
+        with torch.no_grad():
+            log_prob, entropy = self.score(archs)
+        return archs, log_prob, entropy
+
     def score(self, archs: list[dict[str, Any]]) -> tuple[torch.Tensor, torch.Tensor]:
         """Log-probability and entropy of each architecture under the current policy.
 

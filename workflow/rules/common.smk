@@ -5,7 +5,6 @@ from pathlib import Path
 import yaml
 from snakemake.utils import validate
 
-
 validate(config, "../schemas/config.schema.yaml")
 
 EXPERIMENT = config["experiment"]
@@ -42,7 +41,9 @@ def grid_size():
 
 def sample_dir(round_index):
     """A round's sample folder, once its checkpoint has run."""
-    return checkpoints.sample_architectures.get(round=round_name(round_index)).output.samples
+    return checkpoints.sample_architectures.get(
+        round=round_name(round_index)
+    ).output.samples
 
 
 def round_children(wildcards):
@@ -58,7 +59,9 @@ def child_architecture(wildcards):
         path = Path(sample_dir(index)) / f"{wildcards.key}.json"
         if path.exists():
             return str(path)
-    raise ValueError(f"child {wildcards.key} was not sampled in any of the {ROUNDS} rounds")
+    raise ValueError(
+        f"child {wildcards.key} was not sampled in any of the {ROUNDS} rounds"
+    )
 
 
 def previous_controller(wildcards):

@@ -7,10 +7,14 @@ rule select_top:
         history=f"{RESULTS}/history.parquet",
     output:
         f"{RESULTS}/final/top.json",
-    params:
-        k=TOP_K,
     log:
         f"{LOGS}/final/select_top.log",
+    benchmark:
+        f"{LOGS}/final/select_top.benchmark.tsv"
+    conda:
+        "../envs/nasrl.yaml"
+    params:
+        k=TOP_K,
     shell:
         "nasrl select-top --history {input.history} --k {params.k} --out {output} > {log} 2>&1"
 
@@ -22,15 +26,19 @@ rule retrain_final:
         final=f"{RESULTS}/settings/final.yaml",
     output:
         f"{RESULTS}/final/runs/{{rank}}_{{point}}/metrics.json",
-    params:
-        out=f"{RESULTS}/final/runs/{{rank}}_{{point}}",
     log:
         f"{LOGS}/final/retrain_{{rank}}_{{point}}.log",
+    benchmark:
+        f"{LOGS}/final/retrain_{{rank}}_{{point}}.benchmark.tsv"
+    conda:
+        "../envs/nasrl.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=120,
         gpu=0,
+    params:
+        out=f"{RESULTS}/final/runs/{{rank}}_{{point}}",
     shell:
         "nasrl retrain --top {input.top} --rank {wildcards.rank} --point {wildcards.point}"
         " --child {input.child} --final {input.final} --out {params.out} > {log} 2>&1"
@@ -44,10 +52,14 @@ rule report:
     output:
         best=f"{RESULTS}/final/best.json",
         metrics=f"{RESULTS}/metrics.json",
-    params:
-        runs=final_run_dirs(),
     log:
         f"{LOGS}/report.log",
+    benchmark:
+        f"{LOGS}/report.benchmark.tsv"
+    conda:
+        "../envs/nasrl.yaml"
+    params:
+        runs=final_run_dirs(),
     shell:
         "nasrl report --top {input.top} --runs {params.runs} --history {input.history}"
         f" --experiment {EXPERIMENT}"

@@ -7,10 +7,10 @@
 rule write_settings:
     output:
         f"{RESULTS}/settings/{{section}}.yaml",
-    params:
-        values=settings_section,
     log:
         f"{LOGS}/settings/{{section}}.log",
+    params:
+        values=settings_section,
     run:
         Path(output[0]).write_text(yaml.safe_dump(params.values, sort_keys=True))
 
@@ -22,6 +22,10 @@ rule init_controller:
         f"{RESULTS}/controller/round_0000.pt",
     log:
         f"{LOGS}/controller/init.log",
+    benchmark:
+        f"{LOGS}/controller/init.benchmark.tsv"
+    conda:
+        "../envs/nasrl.yaml"
     shell:
         "nasrl init-controller --search {input.search} --out {output} > {log} 2>&1"
 
@@ -35,6 +39,10 @@ checkpoint sample_architectures:
         samples=directory(f"{RESULTS}/rounds/{{round}}/samples"),
     log:
         f"{LOGS}/rounds/{{round}}/sample.log",
+    benchmark:
+        f"{LOGS}/rounds/{{round}}/sample.benchmark.tsv"
+    conda:
+        "../envs/nasrl.yaml"
     shell:
         "nasrl sample --search {input.search} --child {input.child} --controller {input.controller}"
         " --round {wildcards.round} --out {output.samples} > {log} 2>&1"
@@ -46,11 +54,15 @@ rule collect_rewards:
         children=round_children,
     output:
         f"{RESULTS}/rounds/{{round}}/rewards.parquet",
+    log:
+        f"{LOGS}/rounds/{{round}}/collect.log",
+    benchmark:
+        f"{LOGS}/rounds/{{round}}/collect.benchmark.tsv"
+    conda:
+        "../envs/nasrl.yaml"
     params:
         children=f"{RESULTS}/children",
         strategy=config["search"]["strategy"],
-    log:
-        f"{LOGS}/rounds/{{round}}/collect.log",
     shell:
         "nasrl collect-rewards --samples {input.samples} --children {params.children}"
         " --strategy {params.strategy} --out {output} > {log} 2>&1"
@@ -66,8 +78,12 @@ rule update_controller:
         stats=f"{RESULTS}/controller/round_{{round}}.json",
     log:
         f"{LOGS}/controller/update_{{round}}.log",
+    benchmark:
+        f"{LOGS}/controller/update_{{round}}.benchmark.tsv"
     wildcard_constraints:
         round=r"(?!0000)\d{4}",
+    conda:
+        "../envs/nasrl.yaml"
     shell:
         "nasrl update-controller --search {input.search} --controller {input.controller}"
         " --rewards {input.rewards} --out {output.controller} --stats {output.stats} > {log} 2>&1"
@@ -75,11 +91,18 @@ rule update_controller:
 
 rule summarize_search:
     input:
-        rounds=expand(f"{RESULTS}/rounds/{{round}}/rewards.parquet", round=map(round_name, range(ROUNDS))),
+        rounds=expand(
+            f"{RESULTS}/rounds/{{round}}/rewards.parquet",
+            round=map(round_name, range(ROUNDS)),
+        ),
     output:
         history=f"{RESULTS}/history.parquet",
         rounds=f"{RESULTS}/rounds.csv",
     log:
         f"{LOGS}/summarize.log",
+    benchmark:
+        f"{LOGS}/summarize.benchmark.tsv"
+    conda:
+        "../envs/nasrl.yaml"
     shell:
         "nasrl summarize --rounds {input.rounds} --out {output.history} --rounds-out {output.rounds} > {log} 2>&1"

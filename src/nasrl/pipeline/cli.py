@@ -25,6 +25,12 @@ def _final(path):
     return FinalSettings.from_dict(read_yaml(path))
 
 
+def cmd_prepare_data(a):
+    from nasrl.pipeline.data import prepare_dataset
+
+    print(json.dumps(prepare_dataset(_child(a.child), a.out)))
+
+
 def cmd_init_controller(a):
     from nasrl.pipeline.rounds import init_controller
 
@@ -88,6 +94,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         p.set_defaults(func=func)
 
     path = {"type": Path, "required": True}
+    command("prepare-data", cmd_prepare_data, "pipeline: load the dataset once; write its summary (data.json)",
+            (["--child"], {**path, "help": "settings/child.yaml"}), (["--out"], path))
     command("init-controller", cmd_init_controller, "pipeline: write round 0's controller state",
             (["--search"], {**path, "help": "settings/search.yaml"}), (["--out"], path))
     command("sample", cmd_sample, "pipeline: sample one round's children from a controller state",

@@ -35,9 +35,10 @@ import torch
 
 from nasrl.architecture import content_key
 from nasrl.training.config import ChildConfig, child_key
-from nasrl.training.image_system import DivergedError, ImageClassifier
+from nasrl.training.image_system import ImageClassifier
 from nasrl.training.lm_system import LanguageModelSystem
 from nasrl.training.rewards import reward_from_curve
+from nasrl.training.system import DivergedError
 
 SPACE_KINDS = {"cnn": "image", "rnn_cell": "text"}
 

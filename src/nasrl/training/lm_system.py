@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import math
 
-import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nasrl.training.image_system import check_finite
+from nasrl.training.system import ChildSystem
 
 
 def _detach(state):
@@ -39,13 +38,14 @@ class TokenMeter:
         self.tokens += tokens
 
     def compute(self) -> tuple[float, float]:
+        """(mean loss per token, perplexity) of the epoch."""
         if self.tokens == 0:
             return math.nan, math.nan
         mean = float(self.loss) / self.tokens
         return mean, math.exp(mean) if mean < 700 else math.inf
 
 
-class LanguageModelSystem(pl.LightningModule):
+class LanguageModelSystem(ChildSystem):
     """SGD training of a recurrent-cell language model.
 
     Args:
@@ -55,6 +55,8 @@ class LanguageModelSystem(pl.LightningModule):
         lr_decay_at, lr_decay_factor: step schedule as for images.
     """
 
+    metric = "ppl"
+
     def __init__(self, model: nn.Module, epochs: int, lr: float = 1.0, momentum: float = 0.0,
                  nesterov: bool = False, weight_decay: float = 0.0, lr_decay_at: tuple[float, ...] = (0.5, 0.75),
                  lr_decay_factor: float = 0.1):
@@ -63,7 +65,7 @@ class LanguageModelSystem(pl.LightningModule):
         self.save_hyperparameters(ignore=["model"])
         self.meters = {split: TokenMeter() for split in ("train", "val", "test")}
         self.state = None
-        self.history: list[dict[str, float]] = []
+        self._train_state = None
 
     def forward(self, tokens: torch.Tensor, state=None):
         return self.model(tokens, state)
@@ -71,59 +73,26 @@ class LanguageModelSystem(pl.LightningModule):
     def _step(self, batch, split: str) -> torch.Tensor:
         x, y = batch
         if self.state is None or self.state[0][0].shape[0] != x.shape[0]:
-            self.state = self.model.init_state(x.shape[0])
-            self.state = [(h.to(x.device), c.to(x.device)) for h, c in self.state]
+            self.state = [(h.to(x.device), c.to(x.device)) for h, c in self.model.init_state(x.shape[0])]
         logits, state = self(x, self.state)
         self.state = _detach(state)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
         self.meters[split].add(loss, y.numel())
         return loss
 
-    def training_step(self, batch, batch_idx):
-        loss = self._step(batch, "train")
-        check_finite(loss, self.current_epoch, batch_idx)
-        return loss
-
-    def validation_step(self, batch, batch_idx):
-        self._step(batch, "val")
-
-    def test_step(self, batch, batch_idx):
-        self._step(batch, "test")
-
-    def configure_optimizers(self):
-        h = self.hparams
-        optimizer = torch.optim.SGD(self.model.parameters(), lr=h.lr, momentum=h.momentum,
-                                    nesterov=h.nesterov and h.momentum > 0, weight_decay=h.weight_decay)
-        milestones = sorted({max(1, round(f * h.epochs)) for f in h.lr_decay_at})
-        scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones, gamma=h.lr_decay_factor)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
-
-    def _start(self, split: str) -> None:
-        self.meters[split].reset()
-        self.state = None  # every pass starts from a zero state
-
+    # Every pass starts from a zero state; validation inside a training epoch keeps the
+    # training stream's state aside and gives it back afterwards.
     def on_train_epoch_start(self):
-        self._start("train")
-        self._epoch_lr = self.optimizers().param_groups[0]["lr"]  # the scheduler steps before epoch end hooks
+        super().on_train_epoch_start()
+        self.state = None
 
     def on_validation_epoch_start(self):
-        self._saved_state, self.state = self.state, None
-        self.meters["val"].reset()
+        super().on_validation_epoch_start()
+        self._train_state, self.state = self.state, None
 
     def on_validation_epoch_end(self):
-        self.state = getattr(self, "_saved_state", None)
+        self.state = self._train_state
 
     def on_test_epoch_start(self):
-        self._start("test")
-
-    def on_test_epoch_end(self):
-        loss, ppl = self.meters["test"].compute()
-        self.log_dict({"test_loss": loss, "test_ppl": ppl})
-
-    def on_train_epoch_end(self):
-        train_loss, train_ppl = self.meters["train"].compute()
-        val_loss, val_ppl = self.meters["val"].compute()
-        row = {"epoch": self.current_epoch + 1, "lr": self._epoch_lr,
-               "train_loss": train_loss, "train_ppl": train_ppl, "val_loss": val_loss, "val_ppl": val_ppl}
-        self.history.append(row)
-        self.log_dict({k: float(v) for k, v in row.items() if k != "epoch"})
+        super().on_test_epoch_start()
+        self.state = None

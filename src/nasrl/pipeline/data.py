@@ -1,0 +1,44 @@
+"""The workflow's first step: load the dataset once and record what the children will see.
+
+Fails the run early, with the data module's one-line error (a missing CIFAR-10 folder, say),
+before any child job starts, and writes ``data.json``: dataset, split sizes, and the
+normalisation statistics (images) or vocabulary size (text).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from nasrl.architecture import write_json
+from nasrl.training.config import ChildConfig
+
+
+def prepare_dataset(child: ChildConfig, out: str | Path) -> dict[str, Any]:
+    from nasrl.data import DATASET_KINDS, make_datamodule
+
+    if child.dataset not in DATASET_KINDS:
+        raise ValueError(f"child.dataset: {child.dataset!r} is not one of {sorted(DATASET_KINDS)}")
+    kind = DATASET_KINDS[child.dataset]
+    kwargs: dict[str, Any] = {"batch_size": child.batch_size}
+    if kind == "image":
+        kwargs["seed"] = child.seed
+    else:
+        kwargs["bptt"] = child.language_model.bptt
+    datamodule = make_datamodule(child.dataset, child.data_dir, **kwargs)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    summary: dict[str, Any] = {"dataset": child.dataset, "kind": kind, "data_dir": child.data_dir}
+    if kind == "image":
+        summary.update(
+            splits={split: datamodule.split_size(split) for split in ("train", "val", "test")},
+            in_channels=datamodule.in_channels, num_classes=datamodule.num_classes, image_size=datamodule.image_size,
+            mean=[round(float(v), 6) for v in datamodule.mean], std=[round(float(v), 6) for v in datamodule.std],
+        )
+    else:
+        summary.update(splits={split: datamodule.num_tokens(split) for split in ("train", "valid", "test")},
+                       vocab_size=datamodule.vocab_size)
+        if hasattr(datamodule, "fingerprint"):
+            summary["fingerprint"] = datamodule.fingerprint
+    write_json(out, summary)
+    return summary
