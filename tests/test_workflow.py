@@ -99,7 +99,7 @@ def test_an_architecture_sampled_twice_is_trained_once_and_rewarded_each_time(fi
     assert len(children) == table["key"].nunique() < len(table)
     for _, group in table.groupby("key"):
         assert group["reward"].nunique() == 1
-    logs = list((finished / "logs" / "tiny" / "children").iterdir())
+    logs = list((finished / "logs" / "tiny" / "children").glob("*.log"))
     assert len(logs) == table["key"].nunique()
 
 
