@@ -126,3 +126,9 @@ def test_stabilisers_change_the_policy_only_when_switched_on(synthetic_space):
     archs = plain.ask(4)
     assert not torch.allclose(plain.score(archs)[0], shaped.score(archs)[0])
     assert plain.config.entropy_weight == 0 and plain.config.temperature is None and plain.config.tanh_constant is None
+
+
+def test_default_learning_rates_are_the_papers():
+    assert make_strategy("reinforce", preset_space("cnn_v1")).config.lr == 6e-4
+    assert make_strategy("reinforce", preset_space("rnn_base8")).config.lr == 5e-4
+    assert make_strategy("reinforce", preset_space("rnn_base8"), config={"lr": 0.01}).config.lr == 0.01

@@ -86,6 +86,9 @@ def test_a_tiny_search_runs_end_to_end(finished):
     metrics = json.loads((results / "metrics.json").read_text())
     assert metrics["children"] == 6 and len(metrics["mean_reward_by_round"]) == 2
     assert metrics["final_test"] == best["test"]
+    assert (results / "search.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rounds = pd.read_csv(results / "rounds.csv")
+    assert list(rounds["round"]) == [0, 1] and list(rounds["children"]) == [3, 3]
     data = json.loads((results / "data.json").read_text())
     assert data["dataset"] == "digits" and data["splits"] == {"train": 1257, "val": 270, "test": 270}
     for rule_log in ("controller/init.log", "rounds/0000/sample.log", "summarize.log", "report.log"):

@@ -29,9 +29,12 @@ from nasrl.spaces.steps import Action, Step
 from nasrl.strategy import SearchStrategy, derived_seed
 
 
+PAPER_LR = {"cnn": 6e-4, "rnn_cell": 5e-4}  # controller Adam learning rates, Sec. 4.1 and 4.2
+
+
 @dataclass
 class ReinforceConfig:
-    lr: float = 6e-4  # Adam, Sec. 4.1 (CIFAR-10); 5e-4 for PTB (Sec. 4.2)
+    lr: float | None = None  # Adam; None: the paper's 6e-4 (CNN, Sec. 4.1) or 5e-4 (cells, Sec. 4.2)
     baseline_decay: float = 0.95  # not in the paper; see module docstring
     hidden_size: int = 35  # Sec. 4.1: 2-layer LSTM, 35 units
     num_layers: int = 2
@@ -51,7 +54,7 @@ class ReinforceConfig:
         config = cls(**values)
         if not 0.0 <= config.baseline_decay < 1.0:
             raise ValueError(f"reinforce settings: baseline_decay must be in [0, 1), got {config.baseline_decay}")
-        if config.lr <= 0:
+        if config.lr is not None and config.lr <= 0:
             raise ValueError(f"reinforce settings: lr must be > 0, got {config.lr}")
         return config
 
@@ -64,6 +67,8 @@ class ReinforceSearch(SearchStrategy):
     def __init__(self, space: SearchSpace, seed: int = 0, config: dict[str, Any] | None = None):
         super().__init__(space, seed)
         self.config = ReinforceConfig.from_dict(config)
+        if self.config.lr is None:
+            self.config.lr = PAPER_LR.get(space.type, PAPER_LR["cnn"])
         c = self.config
         with torch.random.fork_rng(devices=[]):  # initial weights depend on the seed only
             torch.manual_seed(derived_seed("init", self.seed))

@@ -98,6 +98,7 @@ rule summarize_search:
     output:
         history=f"{RESULTS}/history.parquet",
         rounds=f"{RESULTS}/rounds.csv",
+        plot=f"{RESULTS}/search.png",
     log:
         f"{LOGS}/summarize.log",
     benchmark:
@@ -105,4 +106,5 @@ rule summarize_search:
     conda:
         "../envs/nasrl.yaml"
     shell:
-        "nasrl summarize --rounds {input.rounds} --out {output.history} --rounds-out {output.rounds} > {log} 2>&1"
+        "nasrl summarize --rounds {input.rounds} --out {output.history} --rounds-out {output.rounds}"
+        " --plot {output.plot} > {log} 2>&1"

@@ -60,9 +60,12 @@ def cmd_update(a):
 def cmd_summarize(a):
     from nasrl.pipeline.collect import build_history, round_summary
 
+    from nasrl.viz import plot_search
+
     history = build_history(a.rounds, a.out)
     summary = round_summary(history)
     summary.to_csv(a.rounds_out, index=False)
+    plot_search(history, a.plot)
     print(summary.to_string(index=False))
 
 
@@ -106,7 +109,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     command("update-controller", cmd_update, "pipeline: one controller update from a round's rewards",
             (["--search"], path), (["--controller"], path), (["--rewards"], path), (["--out"], path), (["--stats"], path))
     command("summarize", cmd_summarize, "pipeline: history.parquet and rewards per round",
-            (["--rounds"], {"type": Path, "nargs": "+", "required": True}), (["--out"], path), (["--rounds-out"], path))
+            (["--rounds"], {"type": Path, "nargs": "+", "required": True}), (["--out"], path), (["--rounds-out"], path),
+            (["--plot"], {**path, "help": "PNG of the rewards"}))
     command("select-top", cmd_select_top, "pipeline: the top-k distinct architectures by reward",
             (["--history"], path), (["--k"], {"type": int, "required": True}), (["--out"], path))
     command("retrain", cmd_retrain, "pipeline: train one top architecture at one grid point",

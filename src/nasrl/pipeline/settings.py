@@ -31,11 +31,6 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def write_yaml(path: str | Path, data: dict[str, Any]) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(yaml.safe_dump(data, sort_keys=True), encoding="utf-8")
-
-
 @dataclass
 class SearchSettings:
     """What sampling and controller updates need."""

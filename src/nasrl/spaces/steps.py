@@ -32,8 +32,3 @@ class Anchor:
 
 Step = Union[Categorical, Anchor]
 Action = Union[int, tuple[int, ...]]
-
-
-def signature(steps: list[Step]) -> tuple:
-    """A hashable summary of a step sequence; equal signatures can be scored in one batch."""
-    return tuple(steps)
