@@ -5,9 +5,9 @@ import json
 import pandas as pd
 import pytest
 
-from nasrl.pipeline.collect import build_history, collect_rewards, round_summary
+from nasrl.pipeline.collect import build_history, collect_rewards, read_sampled, round_summary
 from nasrl.pipeline.final import select_top
-from nasrl.pipeline.rounds import init_controller, read_sampled, sample_round, update_controller
+from nasrl.pipeline.rounds import init_controller, sample_round, update_controller
 from nasrl.pipeline.settings import FinalSettings, SearchSettings
 from nasrl.strategy import load_strategy
 from nasrl.training.child import write_json_atomic

@@ -15,10 +15,15 @@ from pathlib import Path
 import pandas as pd
 
 from nasrl.architecture import canonical_json
-from nasrl.pipeline.rounds import read_sampled
 
 COLUMNS = ["round", "index", "key", "arch_key", "arch", "strategy", "status", "reward", "metric", "val",
            "seconds", "params"]
+
+
+def read_sampled(sample_dir: str | Path) -> list[dict]:
+    """The lines of a round's archs.jsonl (written by ``rounds.sample_round``)."""
+    with open(Path(sample_dir) / "archs.jsonl", encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
 
 
 def collect_rewards(sample_dir: str | Path, children_dir: str | Path, strategy: str, out: str | Path) -> pd.DataFrame:

@@ -16,8 +16,10 @@ import pandas as pd
 from nasrl.architecture import write_json
 from nasrl.pipeline.collect import round_summary
 from nasrl.pipeline.settings import FinalSettings
-from nasrl.training.child import evaluate_test, train_child, write_json_atomic
 from nasrl.training.config import ChildConfig
+
+# nasrl.training.child (torch + Lightning, ~8 s to import) is imported inside retrain and
+# report only: select-top runs as its own process and needs pandas alone.
 
 
 def select_top(history_path: str | Path, k: int, out: str | Path) -> list[dict[str, Any]]:
@@ -37,6 +39,8 @@ def select_top(history_path: str | Path, k: int, out: str | Path) -> list[dict[s
 def retrain(top_path: str | Path, rank: int, point: int, child: ChildConfig, final: FinalSettings,
             out_dir: str | Path) -> dict[str, Any]:
     """Train top architecture ``rank`` at grid point ``point`` (no test evaluation here)."""
+    from nasrl.training.child import train_child, write_json_atomic
+
     top = json.loads(Path(top_path).read_text(encoding="utf-8"))
     grid_point = final.points()[point]
     extra = {"rank": rank, "point": point, "grid": grid_point}
@@ -52,6 +56,8 @@ def retrain(top_path: str | Path, rank: int, point: int, child: ChildConfig, fin
 def report(top_path: str | Path, run_dirs: list[str | Path], history_path: str | Path, experiment: str,
            best_out: str | Path, metrics_out: str | Path) -> dict[str, Any]:
     """Pick the final run best on validation, test it once, write best.json and metrics.json."""
+    from nasrl.training.child import evaluate_test
+
     top = json.loads(Path(top_path).read_text(encoding="utf-8"))
     runs = []
     for run_dir in run_dirs:

@@ -41,11 +41,6 @@ def sample_round(search: SearchSettings, child: ChildConfig, controller: str | P
     return rows
 
 
-def read_sampled(sample_dir: str | Path) -> list[dict[str, Any]]:
-    with open(Path(sample_dir) / "archs.jsonl", encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def update_controller(search: SearchSettings, controller: str | Path, rewards: str | Path, out: str | Path,
                       stats_out: str | Path) -> dict[str, float]:
     """One REINFORCE step (or a sample count for random search) from the round's rewards.
