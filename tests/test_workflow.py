@@ -89,6 +89,8 @@ def test_a_tiny_search_runs_end_to_end(finished):
     assert (results / "search.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     rounds = pd.read_csv(results / "rounds.csv")
     assert list(rounds["round"]) == [0, 1] and list(rounds["children"]) == [3, 3]
+    curve = pd.read_csv(results / "rewards.csv")
+    assert list(curve["sample"]) == list(range(6)) and list(curve["reward"]) == pytest.approx(list(table["reward"]))
     data = json.loads((results / "data.json").read_text())
     assert data["dataset"] == "digits" and data["splits"] == {"train": 1257, "val": 270, "test": 270}
     for rule_log in ("controller/init.log", "rounds/0000/sample.log", "summarize.log", "report.log"):

@@ -98,6 +98,7 @@ rule summarize_search:
     output:
         history=f"{RESULTS}/history.parquet",
         rounds=f"{RESULTS}/rounds.csv",
+        curve=f"{RESULTS}/rewards.csv",
         plot=f"{RESULTS}/search.png",
     log:
         f"{LOGS}/summarize.log",
@@ -107,4 +108,4 @@ rule summarize_search:
         "../envs/nasrl.yaml"
     shell:
         "nasrl summarize --rounds {input.rounds} --out {output.history} --rounds-out {output.rounds}"
-        " --plot {output.plot} > {log} 2>&1"
+        " --curve-out {output.curve} --plot {output.plot} > {log} 2>&1"

@@ -58,13 +58,14 @@ def cmd_update(a):
 
 
 def cmd_summarize(a):
-    from nasrl.pipeline.collect import build_history, round_summary
+    from nasrl.pipeline.collect import build_history, reward_curve, round_summary
 
     from nasrl.viz import plot_search
 
     history = build_history(a.rounds, a.out)
     summary = round_summary(history)
     summary.to_csv(a.rounds_out, index=False)
+    reward_curve(history).to_csv(a.curve_out, index=False)
     plot_search(history, a.plot)
     print(summary.to_string(index=False))
 
@@ -110,7 +111,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
             (["--search"], path), (["--controller"], path), (["--rewards"], path), (["--out"], path), (["--stats"], path))
     command("summarize", cmd_summarize, "pipeline: history.parquet and rewards per round",
             (["--rounds"], {"type": Path, "nargs": "+", "required": True}), (["--out"], path), (["--rounds-out"], path),
-            (["--plot"], {**path, "help": "PNG of the rewards"}))
+            (["--curve-out"], {**path, "help": "CSV: one row per sampled child, its reward"}), (["--plot"], {**path, "help": "PNG of the rewards"}))
     command("select-top", cmd_select_top, "pipeline: the top-k distinct architectures by reward",
             (["--history"], path), (["--k"], {"type": int, "required": True}), (["--out"], path))
     command("retrain", cmd_retrain, "pipeline: train one top architecture at one grid point",

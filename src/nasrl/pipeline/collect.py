@@ -52,6 +52,14 @@ def build_history(round_tables: list[str | Path], out: str | Path) -> pd.DataFra
     return history
 
 
+def reward_curve(history: pd.DataFrame) -> pd.DataFrame:
+    """One row per sampled child in sampling order (``sample``): the reward-vs-samples curve
+    that DVC plots and comparisons between strategies read (plain CSV, no architecture text)."""
+    curve = history[["round", "index", "strategy", "status", "reward", "val", "repeat"]].copy()
+    curve.insert(0, "sample", range(len(curve)))
+    return curve
+
+
 def round_summary(history: pd.DataFrame) -> pd.DataFrame:
     """Mean and max reward per round, and the failures: is the controller learning?"""
     return history.groupby("round").agg(
