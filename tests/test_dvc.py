@@ -20,6 +20,7 @@ import yaml
 from test_workflow import BIN, REPO, TINY, make_workdir
 
 RESULTS = Path("results") / TINY["experiment"]
+ROUNDS, CHILDREN = TINY["search"]["rounds"], TINY["search"]["rounds"] * TINY["search"]["children_per_round"]
 CONTROL = Path("results") / f"{TINY['experiment']}-random"
 # What a project checkout holds for DVC, beyond what make_workdir copies for Snakemake.
 DVC_FILES = ["dvc.yaml", "data.dvc", "random-search/dvc.yaml", ".dvcignore", ".gitignore",
@@ -69,7 +70,7 @@ def test_repro_runs_the_search_and_records_it(project):
     repo, repro = project
     assert "Running stage 'search'" in repro.stdout
     metrics = json.loads((repo / RESULTS / "metrics.json").read_text())
-    assert metrics["experiment"] == "tiny" and metrics["children"] == 6 and metrics["strategy"] == "reinforce"
+    assert metrics["experiment"] == "tiny" and metrics["children"] == CHILDREN and metrics["strategy"] == "reinforce"
     stage = lock(repo)["stages"]["search"]
     assert stage["cmd"] == "snakemake --cores all"
     assert stage["params"]["config/config.yaml"] == TINY
@@ -97,7 +98,7 @@ def test_metrics_show_reads_the_search_metrics(project):
     metrics = json.loads((repo / RESULTS / "metrics.json").read_text())
     data = shown[""]["data"][f"{RESULTS}/metrics.json"]["data"]  # "": the workspace
     assert data["best_search_reward"] == metrics["best_search_reward"]
-    assert data["final_test"] == metrics["final_test"] and data["children"] == 6
+    assert data["final_test"] == metrics["final_test"] and data["children"] == CHILDREN
 
 
 def test_params_diff_shows_an_edited_config_key(project):
@@ -105,13 +106,14 @@ def test_params_diff_shows_an_edited_config_key(project):
     config = repo / "config" / "config.yaml"
     original = config.read_text()
     edited = yaml.safe_load(original)
-    edited["child"]["epochs"] = 3
+    epochs = edited["child"]["epochs"]
+    edited["child"]["epochs"] = epochs + 2
     config.write_text(yaml.safe_dump(edited))
     try:
         diff = json.loads(dvc(repo, "params", "diff", "--json").stdout)
     finally:
         config.write_text(original)
-    assert diff == {"config/config.yaml": {"child.epochs": {"old": 1, "new": 3, "diff": 2}}}
+    assert diff == {"config/config.yaml": {"child.epochs": {"old": epochs, "new": epochs + 2, "diff": 2}}}
 
 
 def plot_data(html: str) -> list[dict]:
@@ -146,16 +148,16 @@ def test_exp_run_with_a_changed_key_runs_a_variant(project):
         "-S", "config/config.yaml:experiment=tiny-short")
     # dvc.yaml takes the results folder's name from the config, so the variant has its own.
     short = json.loads((repo / "results" / "tiny-short" / "metrics.json").read_text())
-    assert short["experiment"] == "tiny-short" and short["children"] == 3
+    assert short["experiment"] == "tiny-short" and short["children"] == CHILDREN // ROUNDS
     assert len(short["mean_reward_by_round"]) == 1
     assert lock(repo)["stages"]["search"]["outs"][0]["path"] == "results/tiny-short"
     params = json.loads(dvc(repo, "params", "diff", "--json").stdout)["config/config.yaml"]
     assert params == {"experiment": {"old": "tiny", "new": "tiny-short"},
-                      "search.rounds": {"old": 2, "new": 1, "diff": -1}}
+                      "search.rounds": {"old": ROUNDS, "new": 1, "diff": 1 - ROUNDS}}
     [baseline] = json.loads(dvc(repo, "exp", "show", "--json").stdout)[1:]
     [variant] = baseline["experiments"]
     assert variant["name"] == "short"
     recorded = variant["revs"][0]["data"]
     assert recorded["params"]["config/config.yaml"]["data"]["search"]["rounds"] == 1
-    assert recorded["metrics"]["results/tiny-short/metrics.json"]["data"]["children"] == 3
-    assert baseline["data"]["metrics"][f"{RESULTS}/metrics.json"]["data"]["children"] == 6
+    assert recorded["metrics"]["results/tiny-short/metrics.json"]["data"]["children"] == CHILDREN // ROUNDS
+    assert baseline["data"]["metrics"][f"{RESULTS}/metrics.json"]["data"]["children"] == CHILDREN
