@@ -1,4 +1,4 @@
-"""Shared fixtures: small spaces the tests build themselves."""
+"""Shared fixtures: small spaces the tests build themselves, one finished tiny search."""
 
 import pytest
 
@@ -22,3 +22,14 @@ def skip_only_cnn():
         "type": "cnn", "filter_heights": [3], "filter_widths": [3], "strides": [1], "num_filters": [8],
         "always_connect_previous": False, "depth": {"start": 3, "step": 0, "every": 1, "max": 3},
     })
+
+
+@pytest.fixture(scope="session")
+def finished_tiny_search(tmp_path_factory):
+    """One uninterrupted tiny search through `snakemake` (tests/test_workflow.py: TINY), run once
+    for the workflow and the tracking tests."""
+    from test_workflow import TINY, make_workdir, snakemake
+
+    workdir = make_workdir(tmp_path_factory.mktemp("search") / "run", TINY)
+    snakemake(workdir)
+    return workdir

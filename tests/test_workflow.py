@@ -56,12 +56,10 @@ def snakemake(workdir: Path, *args: str, check: bool = True, **popen) -> subproc
     return done
 
 
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-    """One uninterrupted tiny search."""
-    workdir = make_workdir(tmp_path_factory.mktemp("search") / "run", TINY)
-    snakemake(workdir)
-    return workdir
+@pytest.fixture
+def finished(finished_tiny_search):
+    """One uninterrupted tiny search (shared with the tracking tests: see conftest.py)."""
+    return finished_tiny_search
 
 
 def history(workdir: Path) -> pd.DataFrame:

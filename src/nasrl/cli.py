@@ -84,8 +84,19 @@ def cmd_train_child(args: argparse.Namespace) -> None:
     from nasrl.training.config import load_child_config
 
     config = load_child_config(args.config)
-    metrics = train_child(read_json(args.arch), config, args.out, evaluate_test=args.test)
+    arch = read_json(args.arch)
+    metrics = train_child(arch, config, args.out, evaluate_test=args.test)
     print(json.dumps({k: metrics[k] for k in ("status", "reward", "best_val", "epochs", "seconds", "error")}))
+    if args.tracking is not None:
+        from nasrl.tracking.hooks import after_job
+
+        def log(search):
+            from nasrl.tracking.search import log_child
+            from nasrl.tracking.store import client
+
+            log_child(client(search.uri), search, metrics["key"], arch, args.round, args.out)
+
+        after_job(args.tracking, f"child {metrics['key']}", log)
 
 
 def cmd_presets(args: argparse.Namespace) -> None:
@@ -148,11 +159,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--config", required=True, type=Path, help="YAML config; its `child` section (or the whole file)")
     train.add_argument("--out", required=True, type=Path, help="output folder")
     train.add_argument("--test", action="store_true", help="also evaluate on the test split (final models only)")
+    train.add_argument("--tracking", type=Path, help="log the child as a run of this search (tracking/search.json)")
+    train.add_argument("--round", type=int, default=0, help="the round that sampled the child (an MLflow tag)")
     train.set_defaults(func=cmd_train_child)
 
     from nasrl.pipeline.cli import add_commands
+    from nasrl.tracking.cli import add_track_command
 
     add_commands(sub)
+    add_track_command(sub)
 
     presets = sub.add_parser("presets", help="list the shipped spaces and architectures")
     presets.set_defaults(func=cmd_presets)

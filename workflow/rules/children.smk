@@ -24,6 +24,7 @@ rule train_child:
         arch=child_architecture,
         child=f"{RESULTS}/settings/child.yaml",
         data=f"{RESULTS}/data.json",
+        tracking=ancient(TRACKING_STATE),
     output:
         f"{RESULTS}/children/{{key}}/metrics.json",
     log:
@@ -39,5 +40,7 @@ rule train_child:
         gpu=0,
     params:
         out=f"{RESULTS}/children/{{key}}",
+        round=first_round,
     shell:
-        "nasrl train-child --arch {input.arch} --config {input.child} --out {params.out} > {log} 2>&1"
+        "nasrl train-child --arch {input.arch} --config {input.child} --out {params.out}"
+        " --tracking {input.tracking} --round {params.round} > {log} 2>&1"

@@ -12,6 +12,8 @@ RESULTS = f"results/{EXPERIMENT}"
 LOGS = f"logs/{EXPERIMENT}"
 ROUNDS = config["search"]["rounds"]
 TOP_K = config["final"]["top_k"]
+TRACKING = config.get("tracking") or {}
+TRACKING_STATE = f"{RESULTS}/tracking/search.json"
 
 
 wildcard_constraints:
@@ -62,6 +64,24 @@ def child_architecture(wildcards):
     raise ValueError(
         f"child {wildcards.key} was not sampled in any of the {ROUNDS} rounds"
     )
+
+
+def first_round(wildcards):
+    """The round that first sampled a child (its MLflow tag)."""
+    return int(Path(child_architecture(wildcards)).parent.parent.name)
+
+
+def tracking_start_args():
+    """`nasrl track start` options from the config's tracking section."""
+    if not TRACKING.get("enabled", True):
+        return "--off"
+    args = [
+        "--registered-model",
+        TRACKING.get("registered_model") or f"nasrl-{EXPERIMENT}",
+    ]
+    if TRACKING.get("uri"):
+        args += ["--uri", TRACKING["uri"]]
+    return " ".join(args)
 
 
 def previous_controller(wildcards):

@@ -24,6 +24,7 @@ rule retrain_final:
         top=f"{RESULTS}/final/top.json",
         child=f"{RESULTS}/settings/child.yaml",
         final=f"{RESULTS}/settings/final.yaml",
+        tracking=ancient(TRACKING_STATE),
     output:
         f"{RESULTS}/final/runs/{{rank}}_{{point}}/metrics.json",
     log:
@@ -41,7 +42,8 @@ rule retrain_final:
         out=f"{RESULTS}/final/runs/{{rank}}_{{point}}",
     shell:
         "nasrl retrain --top {input.top} --rank {wildcards.rank} --point {wildcards.point}"
-        " --child {input.child} --final {input.final} --out {params.out} > {log} 2>&1"
+        " --child {input.child} --final {input.final} --out {params.out}"
+        " --tracking {input.tracking} > {log} 2>&1"
 
 
 rule report:
@@ -49,6 +51,7 @@ rule report:
         top=f"{RESULTS}/final/top.json",
         runs=final_runs(),
         history=f"{RESULTS}/history.parquet",
+        tracking=ancient(TRACKING_STATE),
     output:
         best=f"{RESULTS}/final/best.json",
         metrics=f"{RESULTS}/metrics.json",
@@ -63,4 +66,5 @@ rule report:
     shell:
         "nasrl report --top {input.top} --runs {params.runs} --history {input.history}"
         f" --experiment {EXPERIMENT}"
-        " --best-out {output.best} --metrics-out {output.metrics} > {log} 2>&1"
+        " --best-out {output.best} --metrics-out {output.metrics}"
+        " --tracking {input.tracking} > {log} 2>&1"

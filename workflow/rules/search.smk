@@ -15,6 +15,28 @@ rule write_settings:
         Path(output[0]).write_text(yaml.safe_dump(params.values, sort_keys=True))
 
 
+# The MLflow search run, one per search and child settings (a change to either starts a new
+# one). Jobs read the state file as an ancient() input: filling in a run id later
+# (`nasrl track sync`) must not make finished children look out of date.
+rule start_tracking:
+    input:
+        search=f"{RESULTS}/settings/search.yaml",
+        child=f"{RESULTS}/settings/child.yaml",
+    output:
+        TRACKING_STATE,
+    log:
+        f"{LOGS}/tracking/start.log",
+    benchmark:
+        f"{LOGS}/tracking/start.benchmark.tsv"
+    conda:
+        "../envs/nasrl.yaml"
+    params:
+        experiment=EXPERIMENT,
+        options=tracking_start_args(),
+    shell:
+        "nasrl track start --experiment {params.experiment} {params.options} --out {output} > {log} 2>&1"
+
+
 rule init_controller:
     input:
         search=f"{RESULTS}/settings/search.yaml",
@@ -30,11 +52,16 @@ rule init_controller:
         "nasrl init-controller --search {input.search} --out {output} > {log} 2>&1"
 
 
+# The data and tracking steps come first: a job that finishes while Snakemake re-plans after a
+# checkpoint can end the run early with exit status 0 (snakemake/snakemake#823), so nothing
+# runs alongside a round's sampling.
 checkpoint sample_architectures:
     input:
         controller=f"{RESULTS}/controller/round_{{round}}.pt",
         search=f"{RESULTS}/settings/search.yaml",
         child=f"{RESULTS}/settings/child.yaml",
+        data=f"{RESULTS}/data.json",
+        tracking=ancient(TRACKING_STATE),
     output:
         samples=directory(f"{RESULTS}/rounds/{{round}}/samples"),
     log:
@@ -73,6 +100,7 @@ rule update_controller:
         controller=previous_controller,
         rewards=previous_rewards,
         search=f"{RESULTS}/settings/search.yaml",
+        tracking=ancient(TRACKING_STATE),
     output:
         controller=f"{RESULTS}/controller/round_{{round}}.pt",
         stats=f"{RESULTS}/controller/round_{{round}}.json",
@@ -86,7 +114,8 @@ rule update_controller:
         "../envs/nasrl.yaml"
     shell:
         "nasrl update-controller --search {input.search} --controller {input.controller}"
-        " --rewards {input.rewards} --out {output.controller} --stats {output.stats} > {log} 2>&1"
+        " --rewards {input.rewards} --out {output.controller} --stats {output.stats}"
+        " --tracking {input.tracking} > {log} 2>&1"
 
 
 rule summarize_search:

@@ -51,10 +51,28 @@ def cmd_collect(a):
     print(json.dumps({"mean_reward": float(table["reward"].mean()), "children": len(table)}))
 
 
+def _track(a, what, log):
+    """Log to MLflow after the step's own files are written (see nasrl.tracking.hooks)."""
+    if a.tracking is not None:
+        from nasrl.tracking.hooks import after_job
+
+        after_job(a.tracking, what, log)
+
+
 def cmd_update(a):
     from nasrl.pipeline.rounds import update_controller
 
-    print(json.dumps(update_controller(_search(a.search), a.controller, a.rewards, a.out, a.stats)))
+    stats = update_controller(_search(a.search), a.controller, a.rewards, a.out, a.stats)
+    print(json.dumps(stats))
+
+    def log(search):
+        import pandas as pd
+
+        from nasrl.tracking.search import log_round
+
+        log_round(search, stats["round"], pd.read_parquet(a.rewards), stats)
+
+    _track(a, f"round {stats['round']}", log)
 
 
 def cmd_summarize(a):
@@ -82,12 +100,29 @@ def cmd_retrain(a):
 
     metrics = retrain(a.top, a.rank, a.point, _child(a.child), _final(a.final), a.out)
     print(json.dumps({k: metrics.get(k) for k in ("status", "rank", "point", "best_val")}))
+    if metrics["status"] != "skipped":
+        def log(search):
+            from nasrl.tracking.search import log_final_run
+
+            log_final_run(search, a.out, json.loads(a.top.read_text(encoding="utf-8"))[a.rank]["arch"])
+
+        _track(a, f"final run {a.rank}_{a.point}", log)
 
 
 def cmd_report(a):
     from nasrl.pipeline.final import report
 
     print(json.dumps(report(a.top, a.runs, a.history, a.experiment, a.best_out, a.metrics_out), indent=2))
+
+    def log(search):
+        from nasrl.tracking.sync import sync_final
+
+        print(json.dumps({"mlflow_logged_now": sync_final(search)}))
+
+    _track(a, "the final results and the best model", log)
+
+
+TRACKING = (["--tracking"], {"type": Path, "help": "log to MLflow under this search (tracking/search.json)"})
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -108,7 +143,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     command("collect-rewards", cmd_collect, "pipeline: one round's rewards table (parquet)",
             (["--samples"], path), (["--children"], path), (["--strategy"], {"required": True}), (["--out"], path))
     command("update-controller", cmd_update, "pipeline: one controller update from a round's rewards",
-            (["--search"], path), (["--controller"], path), (["--rewards"], path), (["--out"], path), (["--stats"], path))
+            (["--search"], path), (["--controller"], path), (["--rewards"], path), (["--out"], path), (["--stats"], path),
+            TRACKING)
     command("summarize", cmd_summarize, "pipeline: history.parquet and rewards per round",
             (["--rounds"], {"type": Path, "nargs": "+", "required": True}), (["--out"], path), (["--rounds-out"], path),
             (["--curve-out"], {**path, "help": "CSV: one row per sampled child, its reward"}), (["--plot"], {**path, "help": "PNG of the rewards"}))
@@ -116,7 +152,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
             (["--history"], path), (["--k"], {"type": int, "required": True}), (["--out"], path))
     command("retrain", cmd_retrain, "pipeline: train one top architecture at one grid point",
             (["--top"], path), (["--rank"], {"type": int, "required": True}), (["--point"], {"type": int, "required": True}),
-            (["--child"], path), (["--final"], path), (["--out"], path))
+            (["--child"], path), (["--final"], path), (["--out"], path), TRACKING)
     command("report", cmd_report, "pipeline: best final run by validation, tested once",
             (["--top"], path), (["--runs"], {"type": Path, "nargs": "+", "required": True}), (["--history"], path),
-            (["--experiment"], {"required": True}), (["--best-out"], path), (["--metrics-out"], path))
+            (["--experiment"], {"required": True}), (["--best-out"], path), (["--metrics-out"], path), TRACKING)

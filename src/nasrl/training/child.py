@@ -178,16 +178,21 @@ def train_child(arch: dict[str, Any], config: ChildConfig, out_dir: str | Path, 
     return metrics
 
 
-def evaluate_test(model_dir: str | Path) -> dict[str, float]:
-    """Test metrics of a trained child (its model.pt), for the one final evaluation (Sec. 4.1)."""
-    model_dir = Path(model_dir)
-    saved = torch.load(model_dir / "model.pt", map_location="cpu", weights_only=True)
+def load_trained(model_dir: str | Path):
+    """A trained child from its model.pt: (Lightning system with the weights, data module, settings)."""
+    saved = torch.load(Path(model_dir) / "model.pt", map_location="cpu", weights_only=True)
     config = ChildConfig.from_dict(saved["child"])
     pl.seed_everything(config.seed, verbose=False)
     datamodule = prepare_data(saved["arch"], config)
     system = build_system(saved["arch"], config, datamodule)
     system.model.load_state_dict(saved["state_dict"])
-    trainer = make_trainer(config, model_dir, [])
+    return system, datamodule, config
+
+
+def evaluate_test(model_dir: str | Path, loaded=None) -> dict[str, float]:
+    """Test metrics of a trained child (its model.pt), for the one final evaluation (Sec. 4.1)."""
+    system, datamodule, config = loaded or load_trained(model_dir)
+    trainer = make_trainer(config, Path(model_dir), [])
     return {k: float(v) for k, v in trainer.test(system, datamodule=datamodule, verbose=False)[0].items()}
 
 

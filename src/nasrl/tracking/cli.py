@@ -1,0 +1,59 @@
+"""``nasrl track start`` (the pipeline's first tracking step) and ``nasrl track sync``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+TRACK_EPILOG = """\
+The store: --uri, else MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the working directory.
+Open the UI on it with:  mlflow ui --backend-store-uri sqlite:///mlflow.db
+"""
+
+
+def cmd_start(a: argparse.Namespace) -> None:
+    from nasrl.tracking.state import SearchRun
+    from nasrl.tracking.store import resolve_uri
+
+    results = a.out.resolve().parents[1]
+    search = SearchRun(experiment=a.experiment, results=str(results), enabled=not a.off,
+                       uri=resolve_uri(a.uri) if not a.off else "", registered_model=a.registered_model)
+    if search.enabled:
+        from nasrl.tracking.search import start_search
+        from nasrl.tracking.sync import read_settings
+
+        try:
+            start_search(search, read_settings(results))
+        except Exception as err:  # the search goes on; its jobs' results are synced later
+            search.error = f"{type(err).__name__}: {str(err)[:500]}"
+            print(f"MLflow: the search run could not be created in {search.uri}: {search.error}; "
+                  f"{search.sync_hint()}")
+    search.save(a.out)
+    print(json.dumps({"uri": search.uri, "experiment_id": search.experiment_id, "run_id": search.run_id}))
+
+
+def cmd_sync(a: argparse.Namespace) -> None:
+    from nasrl.tracking.sync import sync
+
+    logged = sync(a.results, a.uri)
+    print(json.dumps({"results": str(a.results), "logged_now": logged}, indent=2))
+
+
+def add_track_command(sub: argparse._SubParsersAction) -> None:
+    track = sub.add_parser("track", help="MLflow tracking of a search: start it, or sync what was not logged",
+                           epilog=TRACK_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = track.add_subparsers(dest="track_command", required=True)
+
+    start = commands.add_parser("start", help="pipeline: create the search run; write the tracking state file")
+    start.add_argument("--experiment", required=True, help="MLflow experiment (the config's `experiment`)")
+    start.add_argument("--uri", help="tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
+    start.add_argument("--registered-model", help="Model Registry name for the best final model")
+    start.add_argument("--off", action="store_true", help="tracking disabled: write the state file only")
+    start.add_argument("--out", required=True, type=Path, help="results/{experiment}/tracking/search.json")
+    start.set_defaults(func=cmd_start)
+
+    sync = commands.add_parser("sync", help="log whatever a search's jobs could not (idempotent)")
+    sync.add_argument("--results", required=True, type=Path, help="the search's folder, results/{experiment}")
+    sync.add_argument("--uri", help="log to this store instead of the one the search started with")
+    sync.set_defaults(func=cmd_sync)

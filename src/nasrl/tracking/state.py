@@ -1,0 +1,52 @@
+"""The search run's state file, ``results/{experiment}/tracking/search.json``.
+
+Written once when a search starts; every later job reads from it which store and which
+search run to log under. A search whose start could not reach the store has ``run_id``
+null and an ``error``; ``nasrl track sync`` creates the run later and fills it in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+
+@dataclass
+class SearchRun:
+    experiment: str
+    results: str  # the search's results folder, absolute: sync reads everything from it
+    uri: str = ""
+    enabled: bool = True
+    registered_model: str | None = None
+    experiment_id: str | None = None
+    run_id: str | None = None
+    error: str | None = None
+
+    @classmethod
+    def load(cls, path: str | Path) -> "SearchRun":
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ValueError(f"tracking state not found: {path} (written when a search starts)") from None
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def save(self, path: str | Path) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+
+    @property
+    def results_dir(self) -> Path:
+        return Path(self.results)
+
+    @property
+    def state_file(self) -> Path:
+        return self.results_dir / "tracking" / "search.json"
+
+    def sync_hint(self) -> str:
+        return f"`nasrl track sync --results {self.results}` logs it later"

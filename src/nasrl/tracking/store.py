@@ -1,0 +1,73 @@
+"""Where runs are logged, and calls to the store that survive a busy SQLite file.
+
+The default store is ``sqlite:///mlflow.db`` in the working directory (no server needed);
+``MLFLOW_TRACKING_URI`` (say, a shared ``mlflow server`` on a cluster) or the config's
+``tracking.uri`` override it. The URI is resolved once, at the start of a search, to an
+absolute one, so jobs on other nodes or in other folders log to the same store.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+DEFAULT_URI = "sqlite:///mlflow.db"
+T = TypeVar("T")
+
+# MLflow's HTTP client retries 7 times with a doubling back-off (minutes) and waits 120 s per
+# request; for a job whose results are already safe on disk, a server that does not answer
+# within seconds is better reported (and synced later) than waited for. Users may override.
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+
+# SQLite allows one writer at a time; concurrent children see "database is locked" when
+# another holds the lock. Such errors are retried with jittered back-off for this long.
+BUSY_RETRY_SECONDS = 120.0
+BUSY_MARKERS = ("database is locked", "database is busy", "database table is locked")
+
+
+class TrackingError(RuntimeError):
+    """Logging to MLflow failed; the job's own result files are unaffected."""
+
+
+def resolve_uri(configured: str | None = None) -> str:
+    """The tracking URI: config, else ``MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db``;
+    a relative SQLite path is made absolute against the working directory."""
+    uri = configured or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri[len(prefix):].startswith("/"):
+        uri = prefix + str(Path(uri[len(prefix):]).resolve())
+    return uri
+
+
+def client(uri: str):
+    """An MlflowClient for ``uri`` (the tracking and the model registry store)."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    mlflow.set_tracking_uri(uri)  # for mlflow.pytorch.log_model, which uses the fluent API
+    mlflow.set_registry_uri(uri)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def is_busy(err: BaseException) -> bool:
+    text = f"{err} {err.__cause__ or ''}".lower()
+    return any(marker in text for marker in BUSY_MARKERS)
+
+
+def retrying(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``call(*args, **kwargs)``, retried while the SQLite store is locked by another writer."""
+    deadline = time.monotonic() + BUSY_RETRY_SECONDS
+    delay = 0.05
+    while True:
+        try:
+            return call(*args, **kwargs)
+        except Exception as err:
+            if not is_busy(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay * (1 + random.random()))
+            delay = min(delay * 2, 2.0)

@@ -1,0 +1,419 @@
+"""MLflow tracking: the run tree of a search, parallel writers, a busy or unreachable store, sync.
+
+The store is real (SQLite files in temporary folders, and a real `mlflow server` over the
+store of a finished tiny search); result folders are either written here (fast) or come
+from the tiny search of conftest.py.
+"""
+
+import csv
+import json
+import multiprocessing
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from nasrl.tracking import store
+from nasrl.tracking.hooks import after_job
+from nasrl.tracking.params import flatten
+from nasrl.tracking.search import log_child, log_round, start_search
+from nasrl.tracking.state import SearchRun
+from nasrl.tracking.sync import sync
+
+BIN = Path(sys.executable).parent
+EPOCHS = 30
+
+
+def arch(filters: int) -> dict:
+    layer = {"filter_height": 3, "filter_width": 3, "num_filters": filters, "stride_height": 1, "stride_width": 1}
+    return {"space": "cnn", "layers": [{**layer, "inputs": []}, {**layer, "inputs": [0]}]}
+
+
+def write_child(children: Path, key: str, epochs: int = EPOCHS, status: str = "ok") -> Path:
+    """A child's result folder as train-child writes it: metrics.json and curve.csv."""
+    folder = children / key
+    folder.mkdir(parents=True)
+    with open(folder / "curve.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, ["epoch", "lr", "train_loss", "val_loss", "val_acc"])
+        writer.writeheader()
+        for e in range(1, epochs + 1):
+            writer.writerow({"epoch": e, "lr": 0.1, "train_loss": 1 / e, "val_loss": 1.5 / e, "val_acc": 1 - 1 / (e + 1)})
+    metrics = {"key": key, "arch_key": key[::-1], "status": status, "reward": 0.5, "metric": "val_acc",
+               "best_val": 0.9, "last_val": 0.9, "epochs": epochs, "seconds": 3.0, "params": 1234,
+               "error": None if status == "ok" else "RuntimeError: boom"}
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    return folder
+
+
+def new_search(root: Path, uri: str | None = None, name: str = "exp") -> SearchRun:
+    """A started search (settings files, a search run) whose results live under ``root``."""
+    results = root / "results" / name
+    (results / "settings").mkdir(parents=True)
+    settings = {"search": {"space": "cnn_v1", "strategy": "reinforce", "seed": 0}, "child": {"dataset": "digits"}}
+    for section, values in settings.items():
+        (results / "settings" / f"{section}.yaml").write_text(yaml.safe_dump(values))
+    search = SearchRun(experiment=name, results=str(results), uri=uri or f"sqlite:///{root / 'mlflow.db'}",
+                       registered_model=f"nasrl-{name}")
+    start_search(search, settings)
+    search.save(search.state_file)
+    return search
+
+
+def client_for(search: SearchRun):
+    return store.client(search.uri)
+
+
+def child_runs(search: SearchRun) -> dict:
+    runs = client_for(search).search_runs([search.experiment_id], f"tags.`mlflow.parentRunId` = '{search.run_id}'")
+    return {r.data.tags["nasrl.key"]: r for r in runs}
+
+
+def key(i: int) -> str:
+    return f"{i:016x}"
+
+
+# ----- what a run records ---------------------------------------------------------------------
+
+def test_architectures_become_flat_params_one_per_decision():
+    flat = flatten(arch(8))
+    assert flat["space"] == "cnn"
+    assert flat["layers.0.num_filters"] == "8" and flat["layers.1.inputs"] == "[0]" and flat["layers.0.inputs"] == "[]"
+    assert len(flat) == 1 + 2 * 6
+
+
+def test_the_store_is_local_sqlite_unless_configured(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert store.resolve_uri() == f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://tracking.cluster:5000")
+    assert store.resolve_uri() == "http://tracking.cluster:5000"
+    assert store.resolve_uri("sqlite:///runs/m.db") == f"sqlite:///{tmp_path / 'runs' / 'm.db'}"
+
+
+def test_a_child_run_holds_decisions_curves_reward_and_architecture(tmp_path):
+    search = new_search(tmp_path)
+    folder = write_child(search.results_dir / "children", key(1), status="diverged")
+    run_id, new = log_child(client_for(search), search, key(1), arch(16), round_index=3)
+    assert new
+    run = client_for(search).get_run(run_id)
+    assert run.data.tags["mlflow.parentRunId"] == search.run_id
+    assert (run.data.tags["nasrl.round"], run.data.tags["nasrl.status"]) == ("3", "diverged")
+    assert run.info.status == "FAILED" and "boom" in run.data.tags["nasrl.error"]
+    assert run.data.params["layers.0.num_filters"] == "16" and run.data.metrics["reward"] == 0.5
+    history = client_for(search).get_metric_history(run_id, "val_acc")
+    assert [m.step for m in history] == list(range(1, EPOCHS + 1))
+    artifacts = Path(urllib.parse.urlparse(run.info.artifact_uri).path)
+    assert json.loads((artifacts / "architecture.json").read_text()) == arch(16)
+    assert json.loads((artifacts / "metrics.json").read_text()) == json.loads((folder / "metrics.json").read_text())
+    assert log_child(client_for(search), search, key(1), arch(16), 3) == (run_id, False)  # never logged twice
+
+
+def test_a_half_logged_run_is_replaced_not_duplicated(tmp_path):
+    search = new_search(tmp_path)
+    write_child(search.results_dir / "children", key(2))
+    client = client_for(search)
+    cut_short = client.create_run(search.experiment_id, tags={
+        "mlflow.parentRunId": search.run_id, "nasrl.stage": "child", "nasrl.key": key(2)}).info.run_id
+    run_id, new = log_child(client, search, key(2), arch(8), 0)
+    assert new and run_id != cut_short
+    assert list(child_runs(search)) == [key(2)]
+    assert client.get_run(cut_short).info.lifecycle_stage == "deleted"
+
+
+# ----- parallel writers -------------------------------------------------------------------------
+
+def _log_in_process(state_file: str, child_key: str, barrier) -> None:
+    search = SearchRun.load(state_file)
+    client = store.client(search.uri)
+    barrier.wait()  # every writer starts at once
+    log_child(client, search, child_key, arch(int(child_key[-1], 16) + 1), 0)
+
+
+def test_eight_children_logging_at_once_lose_nothing(tmp_path):
+    search = new_search(tmp_path)
+    keys = [key(i) for i in range(8)]
+    for k in keys:
+        write_child(search.results_dir / "children", k)
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(len(keys))
+    workers = [ctx.Process(target=_log_in_process, args=(str(search.state_file), k, barrier)) for k in keys]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=300)
+    assert [w.exitcode for w in workers] == [0] * len(keys)
+    runs = child_runs(search)
+    assert sorted(runs) == keys
+    client = client_for(search)
+    for k, run in runs.items():
+        assert run.data.tags["nasrl.complete"] == "true" and run.info.status == "FINISHED"
+        assert len(run.data.params) == len(flatten(arch(1)))
+        assert run.data.params["layers.1.num_filters"] == str(int(k[-1], 16) + 1)
+        for metric in ("lr", "train_loss", "val_loss", "val_acc"):
+            assert len(client.get_metric_history(run.info.run_id, metric)) == EPOCHS
+
+
+# ----- a busy or unreachable store ---------------------------------------------------------------
+
+def hold_write_lock(db: Path, seconds: float) -> threading.Thread:
+    """Another writer holding SQLite's write lock for ``seconds``."""
+    locked = threading.Event()
+
+    def hold():
+        con = sqlite3.connect(db, isolation_level=None)
+        con.execute("BEGIN EXCLUSIVE")
+        locked.set()
+        time.sleep(seconds)
+        con.execute("COMMIT")
+        con.close()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    locked.wait()
+    return thread
+
+
+def test_a_store_locked_for_a_while_is_waited_for(tmp_path):
+    search = new_search(tmp_path)
+    write_child(search.results_dir / "children", key(3))
+    holder = hold_write_lock(tmp_path / "mlflow.db", 8.0)
+    try:
+        run_id, new = log_child(client_for(search), search, key(3), arch(8), 0)
+    finally:
+        holder.join()
+    assert new and client_for(search).get_run(run_id).data.tags["nasrl.complete"] == "true"
+
+
+def test_busy_errors_are_retried_and_others_are_not():
+    calls = []
+
+    def busy_twice():
+        calls.append(1)
+        if len(calls) < 3:
+            raise RuntimeError("(sqlite3.OperationalError) database is locked")
+        return "done"
+
+    assert store.retrying(busy_twice) == "done" and len(calls) == 3
+    with pytest.raises(KeyError):
+        store.retrying(lambda: {}["missing"])
+
+
+def test_a_store_locked_too_long_fails_the_log_not_the_job_and_sync_logs_it_later(tmp_path, monkeypatch, capsys):
+    search = new_search(tmp_path)
+    folder = write_child(search.results_dir / "children", key(4))
+    samples = search.results_dir / "rounds" / "0000" / "samples"
+    samples.mkdir(parents=True)
+    (samples / "archs.jsonl").write_text(json.dumps({"round": 0, "index": 0, "key": key(4), "arch": arch(8)}) + "\n")
+    before = (folder / "metrics.json").read_bytes()
+    monkeypatch.setattr(store, "BUSY_RETRY_SECONDS", 0.5)
+    holder = hold_write_lock(tmp_path / "mlflow.db", 24.0)  # MLflow's own SQLite busy timeout is 20 s
+    try:
+        logged = after_job(search.state_file, f"child {key(4)}",
+                           lambda s: log_child(client_for(s), s, key(4), arch(8), 0))
+    finally:
+        holder.join()
+    message = capsys.readouterr().err
+    assert not logged
+    assert f"MLflow: child {key(4)} not logged to {search.uri}" in message and "database is locked" in message
+    assert f"nasrl track sync --results {search.results}" in message
+    assert (folder / "metrics.json").read_bytes() == before  # the child's own results are untouched
+    assert sync(search.results_dir) == [key(4)]
+    assert list(child_runs(search)) == [key(4)]
+    assert sync(search.results_dir) == []  # nothing left to log
+
+
+def test_an_unreachable_server_is_reported_and_the_search_goes_on(tmp_path):
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    results = tmp_path / "results" / "exp"
+    (results / "settings").mkdir(parents=True)
+    for section in ("search", "child"):
+        (results / "settings" / f"{section}.yaml").write_text(yaml.safe_dump({"seed": 0}))
+    state = results / "tracking" / "search.json"
+    start = time.monotonic()
+    done = subprocess.run([BIN / "nasrl", "track", "start", "--experiment", "exp", "--uri", f"http://127.0.0.1:{port}",
+                           "--out", state], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "the search run could not be created" in done.stdout and "nasrl track sync" in done.stdout
+    assert time.monotonic() - start < 60  # reported within seconds, not after MLflow's minutes of retries
+    saved = SearchRun.load(state)
+    assert saved.run_id is None and f"127.0.0.1:{port}" in saved.error
+    # later: sync into a reachable store creates the search run
+    assert sync(results, f"sqlite:///{tmp_path / 'later.db'}") == ["search run"]
+    assert SearchRun.load(state).run_id is not None
+
+
+def test_tracking_off_logs_nothing(tmp_path, capsys):
+    state = tmp_path / "results" / "exp" / "tracking" / "search.json"
+    done = subprocess.run([BIN / "nasrl", "track", "start", "--experiment", "exp", "--off", "--out", state],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert SearchRun.load(state).enabled is False
+    assert not after_job(state, "child", lambda s: pytest.fail("must not log"))
+    assert not (tmp_path / "mlflow.db").exists() and capsys.readouterr().err == ""
+
+
+# ----- rounds and the content cache ------------------------------------------------------------
+
+def round_table(rows: list[tuple[int, str, float]]) -> pd.DataFrame:
+    return pd.DataFrame([{"round": r, "index": i, "key": k, "arch_key": k[::-1], "arch": json.dumps(arch(8)),
+                          "status": "ok", "reward": reward} for i, (r, k, reward) in enumerate(rows)])
+
+
+def test_round_metrics_and_reused_children(tmp_path):
+    search = new_search(tmp_path)
+    for i in (5, 6):
+        write_child(search.results_dir / "children", key(i))
+    log_round(search, 0, round_table([(0, key(5), 0.2), (0, key(5), 0.2)]), {"baseline": 0.2, "loss": 0.0})
+    log_round(search, 1, round_table([(1, key(5), 0.2), (1, key(6), 0.6)]), {"baseline": 0.3, "loss": -0.1})
+    client = client_for(search)
+    runs = child_runs(search)
+    assert runs[key(5)].data.tags["nasrl.reused"] == "true"
+    assert runs[key(5)].data.tags["nasrl.sampled_in_rounds"] == "0,1"
+    assert "nasrl.reused" not in runs[key(6)].data.tags
+    hits = client.get_metric_history(search.run_id, "cache_hits")
+    assert [(m.step, m.value) for m in hits] == [(0, 1.0), (1, 1.0)]
+    assert [m.value for m in client.get_metric_history(search.run_id, "max_reward")] == [0.2, 0.6]
+    assert [m.value for m in client.get_metric_history(search.run_id, "baseline")] == [0.2, 0.3]
+
+
+def test_a_child_trained_by_an_earlier_search_is_linked_not_logged_again(tmp_path):
+    first = new_search(tmp_path)
+    write_child(first.results_dir / "children", key(7))
+    original, _ = log_child(client_for(first), first, key(7), arch(8), 0)
+    second = SearchRun(experiment="exp", results=first.results, uri=first.uri, registered_model="nasrl-exp")
+    start_search(second, {"search": {"seed": 1}})
+    log_round(second, 0, round_table([(0, key(7), 0.5)]))
+    link = child_runs(second)[key(7)]
+    assert link.data.tags["nasrl.cache_hit"] == "true" and link.data.tags["nasrl.source_run_id"] == original
+    assert client_for(second).get_metric_history(link.info.run_id, "val_acc") == []  # curves stay on the original
+    assert link.data.metrics["reward"] == 0.5
+
+
+# ----- a finished tiny search: the tree through a real `mlflow server` --------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(finished_tiny_search, tmp_path_factory):
+    """`mlflow server` on 127.0.0.1 over the finished search's store."""
+    port = free_port()
+    log = open(tmp_path_factory.mktemp("server") / "server.log", "w")
+    proc = subprocess.Popen([BIN / "mlflow", "server", "--backend-store-uri",
+                             f"sqlite:///{finished_tiny_search / 'mlflow.db'}", "--host", "127.0.0.1",
+                             "--port", str(port), "--workers", "1"], stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/health", timeout=2)
+            assert proc.poll() is None, "another process answers on the port chosen for mlflow server"
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise AssertionError(f"mlflow server did not start: {Path(log.name).read_text()[-2000:]}")
+            time.sleep(0.5)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+    log.close()
+
+
+def rest(url: str, endpoint: str, body: dict | None = None, **query) -> dict:
+    address = f"{url}/api/2.0/mlflow/{endpoint}"
+    if query:
+        address += "?" + urllib.parse.urlencode(query)
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(address, data=data, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        raise AssertionError(f"{address}: HTTP {err.code}: {err.read()[:1000]!r}") from None
+
+
+def as_dict(entries: list[dict] | None) -> dict:
+    return {e["key"]: e["value"] for e in entries or []}
+
+
+def test_the_run_tree_of_a_search_through_the_rest_api(server, finished_tiny_search):
+    results = finished_tiny_search / "results" / "tiny"
+    history = pd.read_parquet(results / "history.parquet")
+    experiment = rest(server, "experiments/get-by-name", experiment_name="tiny")["experiment"]
+    runs = rest(server, "runs/search", {"experiment_ids": [experiment["experiment_id"]], "max_results": 1000})["runs"]
+    by_stage = {}
+    for run in runs:
+        by_stage.setdefault(as_dict(run["data"].get("tags"))["nasrl.stage"], []).append(run)
+
+    (search,) = by_stage["search"]
+    search_id, tags = search["info"]["run_id"], as_dict(search["data"]["tags"])
+    assert search["info"]["status"] == "FINISHED"
+    assert tags["nasrl.strategy"] == "reinforce" and {"nasrl.git_commit", "nasrl.dvc_data"} <= set(tags)
+    params = as_dict(search["data"]["params"])
+    assert params["search.seed"] == "3" and params["child.dataset"] == "digits" and params["search.rounds"] == "2"
+    steps = rest(server, "metrics/get-history", run_id=search_id, metric_key="mean_reward")["metrics"]
+    assert [m["step"] for m in steps] == [0, 1]
+    assert [m["value"] for m in steps] == pytest.approx(list(history.groupby("round")["reward"].mean()))
+    for name in ("max_reward", "baseline", "loss", "entropy", "cache_hits"):
+        assert len(rest(server, "metrics/get-history", run_id=search_id, metric_key=name)["metrics"]) == 2, name
+
+    children = by_stage["child"]
+    assert sorted(as_dict(c["data"]["tags"])["nasrl.key"] for c in children) == sorted(set(history["key"]))
+    for child in children:
+        tags = as_dict(child["data"]["tags"])
+        assert tags["mlflow.parentRunId"] == search_id and tags["nasrl.status"] == "ok"
+        first = history[history["key"] == tags["nasrl.key"]]
+        assert tags["nasrl.round"] == str(first["round"].min())
+        assert (tags.get("nasrl.reused") == "true") == (len(first) > 1 or first["repeat"].any())
+        assert as_dict(child["data"]["params"])["layers.0.num_filters"] in {"4", "8"}
+        curve = rest(server, "metrics/get-history", run_id=child["info"]["run_id"], metric_key="val_acc")["metrics"]
+        assert [m["step"] for m in curve] == [1]  # TINY trains one epoch
+        assert as_dict(child["data"]["metrics"])["reward"] == pytest.approx(float(first["reward"].iloc[0]))
+
+    (final,) = by_stage["final"]
+    assert as_dict(final["data"]["tags"])["mlflow.parentRunId"] == search_id
+    assert as_dict(final["data"]["params"])["grid.lr"] == "0.1"
+    model = rest(server, "registered-models/get", name="nasrl-tiny")["registered_model"]
+    (version,) = model["latest_versions"]
+    assert version["run_id"] == final["info"]["run_id"]
+
+
+def test_sync_rebuilds_the_same_tree_in_a_new_store(finished_tiny_search, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(finished_tiny_search / "results", copy / "results")
+    results = copy / "results" / "tiny"
+    logged = sync(results, f"sqlite:///{tmp_path / 'fresh.db'}")
+    keys = set(pd.read_parquet(results / "history.parquet")["key"])
+    assert logged[0] == "search run" and set(logged) >= keys | {"0_0", "search results"}
+    assert any(item.startswith("model nasrl-tiny version 1") for item in logged)
+    search = SearchRun.load(results / "tracking" / "search.json")
+    assert set(child_runs(search)) == keys | {json.loads((results / "final/runs/0_0/metrics.json").read_text())["key"]}
+    assert sync(results) == []
+
+
+def test_the_workflow_logs_where_the_config_says(tmp_path):
+    from test_workflow import TINY, make_workdir, snakemake
+
+    config = {**TINY, "tracking": {"uri": "sqlite:///store/runs.db", "registered_model": "digits-best"}}
+    workdir = make_workdir(tmp_path / "run", config)
+    done = snakemake(workdir, "--dry-run")
+    assert "start_tracking" in done.stdout
+    assert "nasrl track start --experiment tiny --registered-model digits-best --uri sqlite:///store/runs.db" in (
+        snakemake(workdir, "--dry-run", "--printshellcmds").stdout)
