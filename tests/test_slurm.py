@@ -1,0 +1,180 @@
+"""The search through `snakemake --profile slurm` on a real one-node SLURM cluster (tests/slurm/).
+
+The cluster (slurmctld + slurmd with two fake GPUs) is started for this module and stopped
+after it; it needs root and apt. `pytest -m "not slurm"` deselects these tests.
+
+Every SLURM job pays a few seconds of queueing and status polling and the start-up of
+Snakemake inside the job, so one tiny search (2 rounds x 2 children) is scripted once and the
+tests read what it left: while it runs, a training job is cancelled with scancel (Snakemake must
+submit it again), then the run is interrupted as soon as one child has finished, and the same
+command is run again. The same search runs locally alongside, as the reference.
+"""
+
+import copy
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from slurm.cluster import Cluster, ClusterUnavailable, profile_partition
+from test_workflow import BIN, DETERMINISTIC, REPO, TINY, history, make_workdir
+
+pytestmark = pytest.mark.slurm
+
+SEARCH = copy.deepcopy(TINY)
+SEARCH["search"]["children_per_round"] = 2
+SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+) \(log: \S*/slurm_logs/rule_(\w+?)/(?:(\w+)/)?\d+\.log\)")
+TIMEOUT = 900  # seconds for one snakemake run; a run takes about 6 minutes on 2 busy cores
+
+
+def start_snakemake(workdir: Path, log: Path, *args: str) -> subprocess.Popen:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    with open(log, "w") as out:  # a file, not a pipe: nobody reads while the run goes on
+        return subprocess.Popen([f"{BIN}/snakemake", *args], cwd=workdir, env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def finish(process: subprocess.Popen, log: Path) -> None:
+    try:
+        process.wait(TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    assert process.returncode == 0, f"{process.args} failed:\n{log.read_text()[-4000:]}"
+
+
+def wait_for(condition, what: str, timeout: float = TIMEOUT):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def submissions(*logs: Path) -> list[tuple[str, str, str]]:
+    """(SLURM job id, rule, wildcards) of every job Snakemake submitted, in order."""
+    return [match.groups("") for log in logs for match in SUBMITTED.finditer(log.read_text())]
+
+
+def jobs(cluster: Cluster) -> dict[str, dict]:
+    """Every job the controller still remembers (MinJobAge): id -> state and Snakemake's comment."""
+    rows = cluster.run("squeue", "--states=all", "-h", "-o", "%i|%T|%k").split()
+    return {i: {"state": state, "comment": comment} for i, state, comment in (row.split("|") for row in rows)}
+
+
+def queue_empties(cluster: Cluster, timeout: float) -> bool:
+    """Whether no job is pending, running or completing within `timeout` seconds."""
+    deadline = time.time() + timeout
+    while cluster.run("squeue", "-h").strip():
+        if time.time() > deadline:
+            return False
+        time.sleep(0.5)
+    return True
+
+
+def gpus(cluster: Cluster, job_id: str) -> tuple[str | None, str | None]:
+    """The GPUs a job asked for (TresPerJob) and was given (JOB_GRES), from `scontrol show job -d`."""
+    details = cluster.run("scontrol", "show", "job", "-d", job_id)
+    found = [re.search(rf"{field}=(\S+)", details) for field in ("TresPerJob", "JOB_GRES")]
+    return tuple(None if m is None or m.group(1) == "(null)" else m.group(1) for m in found)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    try:
+        started = Cluster(tmp_path_factory.mktemp("slurm-cluster"), partition=profile_partition()).start()
+    except ClusterUnavailable as error:
+        pytest.fail(f"the SLURM test cluster could not start: {error}", pytrace=False)
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="module")
+def run(cluster, tmp_path_factory):
+    """The scripted search: scancel a child, interrupt the run, restart it; and the local reference."""
+    base = tmp_path_factory.mktemp("slurm-search")
+    local = make_workdir(base / "local", SEARCH)
+    workdir = make_workdir(base / "slurm", SEARCH)
+    shutil.copytree(REPO / "slurm", workdir / "slurm")
+    children = workdir / "results" / "tiny" / "children"
+    first_log, second_log = base / "first.log", base / "second.log"
+    started = time.time()
+    reference = start_snakemake(local, base / "local.log", "--cores", "1")
+    first = start_snakemake(workdir, first_log, "--profile", "slurm")
+
+    def running_child():
+        return next((i for i, job in jobs(cluster).items()
+                     if job["state"] == "RUNNING" and job["comment"].startswith("rule_train_child")), None)
+
+    cancelled = wait_for(running_child, "a running train_child job")
+    cluster.run("scancel", cancelled)
+    # A child counts as finished once Snakemake has seen its job end; a metrics.json written by a
+    # job it has not yet polled is removed on interrupt, as an incomplete output.
+    wait_for(lambda: "(Rule: train_child)" in first_log.read_text(), "Snakemake to see a child finish")
+    first.send_signal(signal.SIGINT)  # Ctrl-C: Snakemake cancels its running jobs and stops
+    first.wait(120)
+    # Snakemake cancels the jobs it had running when interrupted: none is left in the queue.
+    drained = queue_empties(cluster, timeout=60)
+    finished_before = {p.parent.name: p.stat().st_mtime_ns for p in children.glob("*/metrics.json")}
+    history_before = (workdir / "results" / "tiny" / "history.parquet").exists()
+
+    finish(start_snakemake(workdir, second_log, "--profile", "slurm"), second_log)
+    finish(reference, base / "local.log")
+    print(f"\nSLURM search with a cancelled job and a restart: {time.time() - started:.0f} s")
+    return dict(workdir=workdir, local=local, logs=(first_log, second_log), cancelled=cancelled,
+                finished_before=finished_before, history_before=history_before, drained=drained)
+
+
+def test_every_child_trains_as_a_slurm_job_with_a_gpu(cluster, run):
+    submitted = submissions(*run["logs"])
+    known = jobs(cluster)
+    table = history(run["workdir"])
+    completed = {wildcards for job_id, rule, wildcards in submitted
+                 if rule == "train_child" and known[job_id]["state"] == "COMPLETED"}
+    assert completed == set(table["key"])  # every distinct child, each trained by a SLURM job
+    for job_id, rule, wildcards in submitted:
+        assert known[job_id]["comment"] == f"rule_{rule}" + (f"_wildcards_{wildcards}" if wildcards else "")
+        requested, held = gpus(cluster, job_id)
+        if rule in ("train_child", "retrain_final"):
+            assert requested == "gres:gpu:1", job_id  # sbatch --gpus=1
+            if known[job_id]["state"] == "COMPLETED":
+                assert held == "gpu:fake:1", job_id  # one of the node's fake GPUs
+        else:
+            assert requested is None and held is None, job_id  # the controller steps never hold a GPU
+    assert {rule for _, rule, _ in submitted} >= {"train_child", "retrain_final", "sample_architectures"}
+
+
+def test_the_search_on_slurm_gives_the_same_history_as_a_local_run(run):
+    table = history(run["workdir"])
+    assert len(table) == 2 * 2 and (table["status"] == "ok").all()
+    pd.testing.assert_frame_equal(table[DETERMINISTIC], history(run["local"])[DETERMINISTIC])
+    assert (run["workdir"] / "results" / "tiny" / "final" / "best.json").exists()
+
+
+def test_a_child_cancelled_with_scancel_is_submitted_again_and_completes(cluster, run):
+    known = jobs(cluster)
+    assert known[run["cancelled"]]["state"] == "CANCELLED"
+    comment = known[run["cancelled"]]["comment"]
+    again = [i for i, job in known.items() if job["comment"] == comment and int(i) > int(run["cancelled"])]
+    assert again, f"no job after {run['cancelled']} trained {comment}"
+    assert known[again[-1]]["state"] == "COMPLETED"
+    key = comment.rsplit("_", 1)[-1]
+    assert (run["workdir"] / "results" / "tiny" / "children" / key / "metrics.json").exists()
+
+
+def test_an_interrupted_run_resumes_without_training_finished_children_again(cluster, run):
+    assert run["finished_before"] and not run["history_before"]  # stopped mid-search
+    children = run["workdir"] / "results" / "tiny" / "children"
+    for key, mtime in run["finished_before"].items():
+        assert (children / key / "metrics.json").stat().st_mtime_ns == mtime, f"{key} was trained again"
+    resubmitted = {wildcards for _, rule, wildcards in submissions(run["logs"][1]) if rule == "train_child"}
+    assert not resubmitted & set(run["finished_before"])
+    assert run["drained"]
