@@ -21,6 +21,21 @@ include: "workflow/rules/children.smk"
 include: "workflow/rules/final.smk"
 
 
+# The controller steps take seconds and no GPU: on a cluster (`--profile slurm`) they run on
+# the submitting host instead of waiting in the queue. Training, data checks and the final
+# test evaluation are cluster jobs.
+localrules:
+    write_settings,
+    start_tracking,
+    init_controller,
+    sample_architectures,
+    collect_rewards,
+    update_controller,
+    summarize_search,
+    select_top,
+    all,
+
+
 # ----- target rules -----------------------------------------------------------------------
 rule all:
     default_target: True
