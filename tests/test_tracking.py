@@ -8,6 +8,7 @@ from the tiny search of conftest.py.
 import csv
 import json
 import multiprocessing
+import os
 import shutil
 import socket
 import sqlite3
@@ -399,7 +400,10 @@ def test_sync_rebuilds_the_same_tree_in_a_new_store(finished_tiny_search, tmp_pa
     copy = tmp_path / "copy"
     shutil.copytree(finished_tiny_search / "results", copy / "results")
     results = copy / "results" / "tiny"
+    environment = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
     logged = sync(results, f"sqlite:///{tmp_path / 'fresh.db'}")
+    # the store a sync writes to never leaks into the environment later searches inherit
+    assert {k: os.environ.get(k) for k in environment} == environment
     keys = set(pd.read_parquet(results / "history.parquet")["key"])
     assert logged[0] == "search run" and set(logged) >= keys | {"0_0", "search results"}
     assert any(item.startswith("model nasrl-tiny version 1") for item in logged)

@@ -46,7 +46,9 @@ def make_workdir(path: Path, config: dict) -> Path:
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True, **popen) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    # The searches log to the MLflow store in their own folder, whatever the caller's shell sets.
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    env["PATH"] = f"{BIN}{os.pathsep}{os.environ['PATH']}"
     cmd = [f"{BIN}/snakemake", "--cores", "2", *args]
     if popen:
         return subprocess.Popen(cmd, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **popen)

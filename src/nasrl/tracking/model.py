@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from nasrl.tracking.state import SearchRun
-from nasrl.tracking.store import client as make_client, retrying
+from nasrl.tracking.store import client as make_client, fluent_uri, retrying
 
 
 def register_best_model(search: SearchRun, best: dict[str, Any], run_id: str, model) -> str | None:
@@ -34,7 +34,7 @@ def register_best_model(search: SearchRun, best: dict[str, Any], run_id: str, mo
         # Pickled, not torch.export'ed ("pt2"): a language model's forward takes a recurrent
         # state, which an export traced from one example would freeze.
         requirements = [f"torch=={version('torch')}", f"nasrl=={version('nasrl')}"]
-        with warnings.catch_warnings(), mlflow.start_run(run_id=run_id):
+        with warnings.catch_warnings(), fluent_uri(search.uri), mlflow.start_run(run_id=run_id):
             warnings.simplefilter("ignore")
             info = retrying(mlflow.pytorch.log_model, model, name="model", registered_model_name=name,
                             pip_requirements=requirements, extra_files=[str(arch_file)], serialization_format="pickle",

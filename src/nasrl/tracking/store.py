@@ -12,7 +12,8 @@ import os
 import random
 import time
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, TypeVar
 
 DEFAULT_URI = "sqlite:///mlflow.db"
 T = TypeVar("T")
@@ -45,13 +46,33 @@ def resolve_uri(configured: str | None = None) -> str:
 
 
 def client(uri: str):
-    """An MlflowClient for ``uri`` (the tracking and the model registry store)."""
-    import mlflow
+    """An MlflowClient for ``uri`` (the tracking and the model registry store).
+
+    The process-wide URI stays untouched: ``mlflow.set_tracking_uri`` also exports
+    ``MLFLOW_TRACKING_URI``, which every later subprocess (a whole search) would inherit.
+    """
     from mlflow import MlflowClient
 
-    mlflow.set_tracking_uri(uri)  # for mlflow.pytorch.log_model, which uses the fluent API
-    mlflow.set_registry_uri(uri)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+@contextmanager
+def fluent_uri(uri: str) -> Iterator[None]:
+    """MLflow's fluent API (``mlflow.start_run``, ``mlflow.pytorch.log_model``) pointed at
+    ``uri`` for the duration, then the process's previous URI and environment restored."""
+    import mlflow
+
+    previous = os.environ.get("MLFLOW_TRACKING_URI")
+    previous_registry = os.environ.get("MLFLOW_REGISTRY_URI")
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(previous)
+        mlflow.set_registry_uri(previous_registry)
+        if previous_registry is None:
+            os.environ.pop("MLFLOW_REGISTRY_URI", None)
 
 
 def is_busy(err: BaseException) -> bool:
