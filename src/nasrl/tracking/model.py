@@ -10,23 +10,18 @@ from pathlib import Path
 from typing import Any
 
 from nasrl.tracking.state import SearchRun
-from nasrl.tracking.store import client as make_client, fluent_uri, retrying
+from nasrl.tracking.store import fluent_uri, retrying
 
 
 def register_best_model(search: SearchRun, best: dict[str, Any], run_id: str, model) -> str | None:
     """Log ``model`` (the best final run's network) into run ``run_id`` and register it under
-    ``search.registered_model``; returns the model version (None when registering is off).
-    A version already registered from this run is not logged again."""
+    ``search.registered_model``; returns the model version (None when registering is off)."""
     import mlflow
     import mlflow.pytorch
 
     name = search.registered_model
     if not name:
         return None
-    client = make_client(search.uri)
-    versions = retrying(client.search_model_versions, f"name = '{name}' and run_id = '{run_id}'")
-    if versions:
-        return str(versions[0].version)
     with tempfile.TemporaryDirectory() as tmp:
         arch_file = Path(tmp) / "architecture.json"
         arch_file.write_text(json.dumps(best["arch"], indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from nasrl.tracking.params import dvc_data_hash, flatten, git_commit
-from nasrl.tracking.runs import COMPLETE, find_run, log_result_run
+from nasrl.tracking.runs import COMPLETE, log_result_run, nested_runs
 from nasrl.tracking.state import SearchRun
 from nasrl.tracking.store import client as make_client, retrying
 
@@ -48,12 +48,14 @@ def log_round(search: SearchRun, round_index: int, table, stats: dict[str, Any] 
     key under other search settings) gets a small run here that points to the one that
     trained it. Returns the keys whose runs were logged now (missed by their own job).
     """
-    from mlflow.entities import Metric
+    from mlflow.entities import Metric, RunTag
 
     client = make_client(search.uri)
-    logged, hits, seen = [], 0, set()
+    runs = {r.data.tags["nasrl.key"]: r for r in nested_runs(client, search, stage="child")
+            if r.data.tags.get(COMPLETE) == "true"}  # one query for the whole round
+    logged, hits, seen, reused = [], 0, set(), set()
     for row in table.sort_values("index").itertuples():
-        run = find_run(client, search, "child", row.key)
+        run = runs.get(row.key)
         if run is None:
             source = _trained_elsewhere(client, search, row.key)
             arch = json.loads(row.arch)
@@ -62,15 +64,18 @@ def log_round(search: SearchRun, round_index: int, table, stats: dict[str, Any] 
             else:
                 run_id, _ = log_child(client, search, row.key, arch, round_index)
                 logged.append(row.key)
-            run = retrying(client.get_run, run_id)
+            run = runs[row.key] = retrying(client.get_run, run_id)
         first = int(run.data.tags.get("nasrl.round", round_index))
-        hit = row.key in seen or first < round_index or run.data.tags.get("nasrl.cache_hit") == "true"
-        hits += hit
+        if row.key in seen or first < round_index or run.data.tags.get("nasrl.cache_hit") == "true":
+            hits += 1
+            reused.add(row.key)
         seen.add(row.key)
+    for key in seen:
+        run = runs[key]
         rounds = sorted({int(r) for r in run.data.tags.get("nasrl.sampled_in_rounds", "").split(",") if r} | {round_index})
-        retrying(client.set_tag, run.info.run_id, "nasrl.sampled_in_rounds", ",".join(map(str, rounds)))
-        if hit:
-            retrying(client.set_tag, run.info.run_id, "nasrl.reused", "true")
+        tags = [RunTag("nasrl.sampled_in_rounds", ",".join(map(str, rounds)))]
+        tags += [RunTag("nasrl.reused", "true")] if key in reused else []
+        retrying(client.log_batch, run.info.run_id, tags=tags)
     values = {"mean_reward": float(table["reward"].mean()), "max_reward": float(table["reward"].max()),
               "failed_children": float((table["status"] != "ok").sum()), "cache_hits": float(hits)}
     for name in ("baseline", "loss", "entropy", "log_prob"):

@@ -109,9 +109,10 @@ def _register(search: SearchRun, best: dict[str, Any]) -> list[str]:
     if not run_dir.is_absolute():
         run_dir = search.results_dir.parents[1] / run_dir  # best.json paths are relative to the workflow root
     key = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))["key"]
-    run = find_run(make_client(search.uri), search, "final", key)
     client = make_client(search.uri)
+    run = find_run(client, search, "final", key)
     name = search.registered_model
+    # A version already registered from this run is not logged again; checked before the model is loaded.
     if retrying(client.search_model_versions, f"name = '{name}' and run_id = '{run.info.run_id}'"):
         return []
     system, _, _ = load_trained(run_dir)
