@@ -19,7 +19,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 
-from nasrl.presets import preset_architecture
+from nasrl.spaces.presets import preset_architecture
 from nasrl.training.child import build_system, make_trainer, quiet_lightning
 from nasrl.training.config import ChildConfig
 

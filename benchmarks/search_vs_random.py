@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from nasrl.bench import ResultsTable, run_bench, write_bench
+from nasrl.search.bench import ResultsTable, run_bench, write_bench
 from nasrl.cli import build_parser
 from nasrl.spaces import load_space
 

@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from nasrl.architecture import ArchitectureError, canonical_json, content_key, read_json
-from nasrl.presets import preset_architecture
+from nasrl.spaces.presets import preset_architecture
 
 
 def test_canonical_json_ignores_key_order_and_whitespace():
@@ -24,7 +24,7 @@ def test_key_differs_when_content_differs():
 
 def test_key_is_stable_across_processes():
     arch, _ = preset_architecture("rnn_nas_cell")
-    code = "from nasrl.presets import preset_architecture as p; from nasrl.architecture import content_key as k; print(k(p('rnn_nas_cell')[0]))"
+    code = "from nasrl.spaces.presets import preset_architecture as p; from nasrl.architecture import content_key as k; print(k(p('rnn_nas_cell')[0]))"
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={"PYTHONHASHSEED": "123", "PATH": ""}).stdout.strip()
     assert other == content_key(arch)

@@ -3,7 +3,7 @@ import subprocess
 import sys
 
 from nasrl.cli import main
-from nasrl.presets import preset_architecture
+from nasrl.spaces.presets import preset_architecture
 
 
 def test_validate_prints_key_and_decisions(tmp_path, capsys):
@@ -38,13 +38,13 @@ def test_presets_lists_spaces_and_architectures(capsys):
 
 
 def test_describe_reports_space_depth_parameters_and_decisions(capsys):
-    assert main(["describe", "src/nasrl/presets/cnn_figure7.json"]) == 0
+    assert main(["describe", "src/nasrl/spaces/presets/cnn_figure7.json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["space"] == "cnn" and out["depth"] == 15
     assert out["conv_weights"] == 4_199_868
     assert out["params"] > out["conv_weights"]  # + batch norm and the classifier
     assert out["decisions"]["layer_14.anchor"] == [1, 6, 10, 11, 12]  # besides the chain edge from layer 13
-    assert main(["describe", "src/nasrl/presets/rnn_nas_cell.json", "--input-size", "10", "--hidden-size", "4"]) == 0
+    assert main(["describe", "src/nasrl/spaces/presets/rnn_nas_cell.json", "--input-size", "10", "--hidden-size", "4"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["space"] == "rnn_cell" and out["base"] == 8
     assert out["params"] == 8 * 4 * (10 + 4)  # PAPER.md Sec. 6.3, no bias

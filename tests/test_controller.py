@@ -3,9 +3,9 @@ import math
 
 import torch
 
-from nasrl.controller import Controller, rows_to_actions
-from nasrl.presets import preset_architecture, preset_space
-from nasrl.reinforce import ReinforceSearch
+from nasrl.search.controller import Controller, rows_to_actions
+from nasrl.spaces.presets import preset_architecture, preset_space
+from nasrl.search.reinforce import ReinforceSearch
 from nasrl.spaces import build_space
 
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from nasrl.models import CnnChild, count_parameters
-from nasrl.presets import preset_architecture
+from nasrl.spaces.presets import preset_architecture
 
 
 def layer(fh=3, fw=3, sh=1, sw=1, n=4, inputs=()):

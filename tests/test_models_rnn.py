@@ -7,7 +7,7 @@ import torch
 
 from nasrl.models import CellLanguageModel, TreeCell
 from nasrl.models.language_model import sequence_dropout
-from nasrl.presets import preset_architecture
+from nasrl.spaces.presets import preset_architecture
 from nasrl.spaces.rnn_cell import tree_children
 
 

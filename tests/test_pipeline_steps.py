@@ -9,8 +9,8 @@ from nasrl.pipeline.collect import build_history, collect_rewards, read_sampled,
 from nasrl.pipeline.final import select_top
 from nasrl.pipeline.rounds import init_controller, sample_round, update_controller
 from nasrl.pipeline.settings import FinalSettings, SearchSettings
-from nasrl.strategy import load_strategy
-from nasrl.training.child import write_json_atomic
+from nasrl.search.registry import load_strategy
+from nasrl.io import write_json
 from nasrl.training.config import ChildConfig, child_key
 
 SPACE = {"type": "cnn", "filter_heights": [3], "filter_widths": [1, 3], "strides": [1], "num_filters": [4, 8],
@@ -26,7 +26,7 @@ def search():
 def fake_child(children_dir, key, status, reward, val):
     """A finished child's metrics.json, as train-child writes it."""
     (children_dir / key).mkdir(parents=True)
-    write_json_atomic(children_dir / key / "metrics.json",
+    write_json(children_dir / key / "metrics.json",
                       {"status": status, "reward": reward, "metric": "val_acc", "best_val": val, "seconds": 1.0,
                        "params": 100, "error": None if status == "ok" else "RuntimeError: boom"})
 

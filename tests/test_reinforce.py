@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from nasrl.presets import preset_space
+from nasrl.spaces.presets import preset_space
 from nasrl.spaces import build_space
-from nasrl.strategy import load_strategy, make_strategy, save_strategy
+from nasrl.search.registry import load_strategy, make_strategy, save_strategy
 
 TARGET = "310204"
 

@@ -3,7 +3,7 @@ import copy
 import pytest
 
 from nasrl.architecture import ArchitectureError
-from nasrl.presets import preset_architecture, preset_space
+from nasrl.spaces.presets import preset_architecture, preset_space
 from nasrl.spaces import Anchor, Categorical, build_space
 
 

@@ -3,7 +3,7 @@ import copy
 import pytest
 
 from nasrl.architecture import ArchitectureError
-from nasrl.presets import preset_architecture, preset_space
+from nasrl.spaces.presets import preset_architecture, preset_space
 from nasrl.spaces import build_space
 from nasrl.spaces.rnn_cell import tree_children
 

@@ -7,7 +7,7 @@ import torch
 
 from nasrl.cli import main
 from nasrl.models.cnn import CnnChild
-from nasrl.presets import preset_architecture
+from nasrl.spaces.presets import preset_architecture
 from nasrl.training.child import train_child
 from nasrl.training.config import ChildConfig, load_child_config
 from nasrl.training.rewards import RewardConfig, reward_from_curve

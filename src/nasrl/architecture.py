@@ -45,7 +45,3 @@ def read_json(path: str | Path, what: str = "architecture") -> Any:
             f"{what} file {path} is not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})"
         ) from None
 
-
-def write_json(path: str | Path, value: Any) -> None:
-    """Write ``value`` as indented, key-sorted JSON (readable, and still canonical in content)."""
-    Path(path).write_text(json.dumps(value, sort_keys=True, indent=2) + "\n", encoding="utf-8")

@@ -40,23 +40,20 @@ Example (NAS-Bench-Macro, 8 layers x 3 ops):
 
 
 def _space(value: str):
-    from nasrl.presets import preset_space, space_names
-    from nasrl.spaces import load_space
+    from nasrl.spaces.presets import resolve_space
 
-    if value in space_names():
-        return preset_space(value)
-    return load_space(value)
+    return resolve_space(value)
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
     import torch
 
-    from nasrl.bench import ResultsTable, run_bench, write_bench
-    from nasrl.spaces import load_space
+    from nasrl.search.bench import ResultsTable, run_bench, write_bench
+    from nasrl.spaces.presets import resolve_space
 
     torch.set_num_threads(1)  # the controller is tiny: extra threads only add synchronisation
 
-    space = load_space(args.space, default_type="tabular")
+    space = resolve_space(args.space, default_type="tabular")
     if space.type != "tabular":
         raise ArchitectureError(f"{args.space}: bench needs a tabular space, got type {space.type!r}")
     table = ResultsTable(args.table, args.key_column, args.reward_column, args.report_column, args.reward_transform)
@@ -74,7 +71,7 @@ def cmd_validate(args: argparse.Namespace) -> None:
 
 
 def cmd_describe(args: argparse.Namespace) -> None:
-    from nasrl.describe import describe
+    from nasrl.models.describe import describe
 
     print(json.dumps(describe(read_json(args.arch), args.in_channels, args.num_classes, args.input_size, args.hidden_size)))
 
@@ -100,7 +97,7 @@ def cmd_train_child(args: argparse.Namespace) -> None:
 
 
 def cmd_presets(args: argparse.Namespace) -> None:
-    from nasrl.presets import ARCHITECTURE_SPACES, space_names
+    from nasrl.spaces.presets import ARCHITECTURE_SPACES, space_names
 
     print(json.dumps({"spaces": space_names(), "architectures": ARCHITECTURE_SPACES}, indent=2))
 

@@ -6,9 +6,9 @@
 # with one error line, instead of in every child.
 rule prepare_data:
     input:
-        child=f"{RESULTS}/settings/child.yaml",
+        child=str(LAYOUT.settings("child")),
     output:
-        f"{RESULTS}/data.json",
+        str(LAYOUT.data_summary),
     log:
         f"{LOGS}/prepare_data.log",
     benchmark:
@@ -22,11 +22,11 @@ rule prepare_data:
 rule train_child:
     input:
         arch=child_architecture,
-        child=f"{RESULTS}/settings/child.yaml",
-        data=f"{RESULTS}/data.json",
+        child=str(LAYOUT.settings("child")),
+        data=str(LAYOUT.data_summary),
         tracking=ancient(TRACKING_STATE),
     output:
-        f"{RESULTS}/children/{{key}}/metrics.json",
+        str(LAYOUT.child_metrics("{key}")),
     log:
         f"{LOGS}/children/{{key}}.log",
     benchmark:
@@ -39,7 +39,7 @@ rule train_child:
         runtime=60,
         gpu=0,
     params:
-        out=f"{RESULTS}/children/{{key}}",
+        out=str(LAYOUT.child_dir("{key}")),
         round=first_round,
     shell:
         "nasrl train-child --arch {input.arch} --config {input.child} --out {params.out}"

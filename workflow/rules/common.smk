@@ -5,15 +5,17 @@ from pathlib import Path
 import yaml
 from snakemake.utils import validate
 
+from nasrl.layout import ResultsLayout, round_name
+
 validate(config, "../schemas/config.schema.yaml")
 
 EXPERIMENT = config["experiment"]
-RESULTS = f"results/{EXPERIMENT}"
+LAYOUT = ResultsLayout.for_experiment(EXPERIMENT)  # every results path: src/nasrl/layout.py
 LOGS = f"logs/{EXPERIMENT}"
 ROUNDS = config["search"]["rounds"]
 TOP_K = config["final"]["top_k"]
 TRACKING = config.get("tracking") or {}
-TRACKING_STATE = f"{RESULTS}/tracking/search.json"
+TRACKING_STATE = str(LAYOUT.tracking_state)
 
 
 wildcard_constraints:
@@ -22,11 +24,6 @@ wildcard_constraints:
     section=r"search|child|final",
     rank=r"\d+",
     point=r"\d+",
-
-
-def round_name(index):
-    """Rounds are numbered with four digits, so files sort in round order."""
-    return f"{int(index):04d}"
 
 
 def settings_section(wildcards):
@@ -52,7 +49,7 @@ def round_children(wildcards):
     """metrics.json of every distinct child sampled in this round."""
     with open(Path(sample_dir(wildcards.round)) / "archs.jsonl") as f:
         keys = sorted({json.loads(line)["key"] for line in f if line.strip()})
-    return expand(f"{RESULTS}/children/{{key}}/metrics.json", key=keys)
+    return [str(LAYOUT.child_metrics(key)) for key in keys]
 
 
 def child_architecture(wildcards):
@@ -85,19 +82,19 @@ def tracking_start_args():
 
 
 def previous_controller(wildcards):
-    return f"{RESULTS}/controller/round_{round_name(int(wildcards.round) - 1)}.pt"
+    return str(LAYOUT.controller(int(wildcards.round) - 1))
 
 
 def previous_rewards(wildcards):
-    return f"{RESULTS}/rounds/{round_name(int(wildcards.round) - 1)}/rewards.parquet"
+    return str(LAYOUT.rewards(int(wildcards.round) - 1))
 
 
 def final_runs(wildcards=None):
-    return expand(
-        f"{RESULTS}/final/runs/{{rank}}_{{point}}/metrics.json",
-        rank=range(TOP_K),
-        point=range(grid_size()),
-    )
+    return [
+        str(LAYOUT.final_run(rank, point) / "metrics.json")
+        for rank in range(TOP_K)
+        for point in range(grid_size())
+    ]
 
 
 def final_run_dirs():
@@ -105,8 +102,4 @@ def final_run_dirs():
 
 
 def final_targets():
-    return [
-        f"{RESULTS}/metrics.json",
-        f"{RESULTS}/final/best.json",
-        f"{RESULTS}/controller/round_{round_name(ROUNDS)}.pt",
-    ]
+    return [str(LAYOUT.headline), str(LAYOUT.best), str(LAYOUT.controller(ROUNDS))]

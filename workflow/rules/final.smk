@@ -4,9 +4,9 @@
 
 rule select_top:
     input:
-        history=f"{RESULTS}/history.parquet",
+        history=str(LAYOUT.history),
     output:
-        f"{RESULTS}/final/top.json",
+        str(LAYOUT.top),
     log:
         f"{LOGS}/final/select_top.log",
     benchmark:
@@ -21,12 +21,12 @@ rule select_top:
 
 rule retrain_final:
     input:
-        top=f"{RESULTS}/final/top.json",
-        child=f"{RESULTS}/settings/child.yaml",
-        final=f"{RESULTS}/settings/final.yaml",
+        top=str(LAYOUT.top),
+        child=str(LAYOUT.settings("child")),
+        final=str(LAYOUT.settings("final")),
         tracking=ancient(TRACKING_STATE),
     output:
-        f"{RESULTS}/final/runs/{{rank}}_{{point}}/metrics.json",
+        str(LAYOUT.final_run("{rank}", "{point}") / "metrics.json"),
     log:
         f"{LOGS}/final/retrain_{{rank}}_{{point}}.log",
     benchmark:
@@ -39,7 +39,7 @@ rule retrain_final:
         runtime=120,
         gpu=0,
     params:
-        out=f"{RESULTS}/final/runs/{{rank}}_{{point}}",
+        out=str(LAYOUT.final_run("{rank}", "{point}")),
     shell:
         "nasrl retrain --top {input.top} --rank {wildcards.rank} --point {wildcards.point}"
         " --child {input.child} --final {input.final} --out {params.out}"
@@ -48,13 +48,13 @@ rule retrain_final:
 
 rule report:
     input:
-        top=f"{RESULTS}/final/top.json",
+        top=str(LAYOUT.top),
         runs=final_runs(),
-        history=f"{RESULTS}/history.parquet",
+        history=str(LAYOUT.history),
         tracking=ancient(TRACKING_STATE),
     output:
-        best=f"{RESULTS}/final/best.json",
-        metrics=f"{RESULTS}/metrics.json",
+        best=str(LAYOUT.best),
+        metrics=str(LAYOUT.headline),
     log:
         f"{LOGS}/report.log",
     benchmark:

@@ -6,7 +6,7 @@
 # editing the final grid does not make trained children look out of date.
 rule write_settings:
     output:
-        f"{RESULTS}/settings/{{section}}.yaml",
+        str(LAYOUT.settings("{section}")),
     log:
         f"{LOGS}/settings/{{section}}.log",
     params:
@@ -20,8 +20,8 @@ rule write_settings:
 # (`nasrl track sync`) must not make finished children look out of date.
 rule start_tracking:
     input:
-        search=f"{RESULTS}/settings/search.yaml",
-        child=f"{RESULTS}/settings/child.yaml",
+        search=str(LAYOUT.settings("search")),
+        child=str(LAYOUT.settings("child")),
     output:
         TRACKING_STATE,
     log:
@@ -39,9 +39,9 @@ rule start_tracking:
 
 rule init_controller:
     input:
-        search=f"{RESULTS}/settings/search.yaml",
+        search=str(LAYOUT.settings("search")),
     output:
-        f"{RESULTS}/controller/round_0000.pt",
+        str(LAYOUT.controller(0)),
     log:
         f"{LOGS}/controller/init.log",
     benchmark:
@@ -57,13 +57,13 @@ rule init_controller:
 # runs alongside a round's sampling.
 checkpoint sample_architectures:
     input:
-        controller=f"{RESULTS}/controller/round_{{round}}.pt",
-        search=f"{RESULTS}/settings/search.yaml",
-        child=f"{RESULTS}/settings/child.yaml",
-        data=f"{RESULTS}/data.json",
+        controller=str(LAYOUT.controller("{round}")),
+        search=str(LAYOUT.settings("search")),
+        child=str(LAYOUT.settings("child")),
+        data=str(LAYOUT.data_summary),
         tracking=ancient(TRACKING_STATE),
     output:
-        samples=directory(f"{RESULTS}/rounds/{{round}}/samples"),
+        samples=directory(str(LAYOUT.samples("{round}"))),
     log:
         f"{LOGS}/rounds/{{round}}/sample.log",
     benchmark:
@@ -77,10 +77,10 @@ checkpoint sample_architectures:
 
 rule collect_rewards:
     input:
-        samples=f"{RESULTS}/rounds/{{round}}/samples",
+        samples=str(LAYOUT.samples("{round}")),
         children=round_children,
     output:
-        f"{RESULTS}/rounds/{{round}}/rewards.parquet",
+        str(LAYOUT.rewards("{round}")),
     log:
         f"{LOGS}/rounds/{{round}}/collect.log",
     benchmark:
@@ -88,7 +88,7 @@ rule collect_rewards:
     conda:
         "../envs/nasrl.yaml"
     params:
-        children=f"{RESULTS}/children",
+        children=str(LAYOUT.children_dir),
         strategy=config["search"]["strategy"],
     shell:
         "nasrl collect-rewards --samples {input.samples} --children {params.children}"
@@ -99,11 +99,11 @@ rule update_controller:
     input:
         controller=previous_controller,
         rewards=previous_rewards,
-        search=f"{RESULTS}/settings/search.yaml",
+        search=str(LAYOUT.settings("search")),
         tracking=ancient(TRACKING_STATE),
     output:
-        controller=f"{RESULTS}/controller/round_{{round}}.pt",
-        stats=f"{RESULTS}/controller/round_{{round}}.json",
+        controller=str(LAYOUT.controller("{round}")),
+        stats=str(LAYOUT.controller_stats("{round}")),
     log:
         f"{LOGS}/controller/update_{{round}}.log",
     benchmark:
@@ -120,15 +120,12 @@ rule update_controller:
 
 rule summarize_search:
     input:
-        rounds=expand(
-            f"{RESULTS}/rounds/{{round}}/rewards.parquet",
-            round=map(round_name, range(ROUNDS)),
-        ),
+        rounds=[str(LAYOUT.rewards(index)) for index in range(ROUNDS)],
     output:
-        history=f"{RESULTS}/history.parquet",
-        rounds=f"{RESULTS}/rounds.csv",
-        curve=f"{RESULTS}/rewards.csv",
-        plot=f"{RESULTS}/search.png",
+        history=str(LAYOUT.history),
+        rounds=str(LAYOUT.rounds_table),
+        curve=str(LAYOUT.reward_curve),
+        plot=str(LAYOUT.search_plot),
     log:
         f"{LOGS}/summarize.log",
     benchmark:

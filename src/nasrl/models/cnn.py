@@ -15,7 +15,7 @@ Sec. 4). Layers named in ``max_pool_after`` (the v3 net) are followed by a 2x2/2
 
 Example::
 
-    arch, _ = nasrl.presets.preset_architecture("cnn_figure7")
+    arch, _ = nasrl.spaces.presets.preset_architecture("cnn_figure7")
     logits = CnnChild(arch)(torch.randn(2, 3, 32, 32))  # [2, 10]
 """
 

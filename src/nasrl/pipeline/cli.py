@@ -78,7 +78,7 @@ def cmd_update(a):
 def cmd_summarize(a):
     from nasrl.pipeline.collect import build_history, reward_curve, round_summary
 
-    from nasrl.viz import plot_search
+    from nasrl.pipeline.plots import plot_search
 
     history = build_history(a.rounds, a.out)
     summary = round_summary(history)

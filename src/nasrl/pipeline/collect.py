@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from nasrl.architecture import canonical_json
+from nasrl.io import read_metrics
 
 COLUMNS = ["round", "index", "key", "arch_key", "arch", "strategy", "status", "reward", "metric", "val",
            "seconds", "params"]
@@ -30,7 +31,7 @@ def collect_rewards(sample_dir: str | Path, children_dir: str | Path, strategy: 
     """Join a round's samples with their children's metrics.json; write the round table."""
     rows = []
     for sample in read_sampled(sample_dir):
-        metrics = json.loads((Path(children_dir) / sample["key"] / "metrics.json").read_text(encoding="utf-8"))
+        metrics = read_metrics(Path(children_dir) / sample["key"]).raw
         rows.append({
             "round": sample["round"], "index": sample["index"], "key": sample["key"], "arch_key": sample["arch_key"],
             "arch": canonical_json(sample["arch"]), "strategy": strategy, "status": metrics["status"],

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from nasrl.architecture import write_json
+from nasrl.io import write_json
 from nasrl.training.config import ChildConfig
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from nasrl.architecture import write_json
+from nasrl.io import read_metrics, read_top, write_json
 from nasrl.pipeline.collect import round_summary
 from nasrl.pipeline.settings import FinalSettings
 from nasrl.training.config import ChildConfig
@@ -39,16 +39,16 @@ def select_top(history_path: str | Path, k: int, out: str | Path) -> list[dict[s
 def retrain(top_path: str | Path, rank: int, point: int, child: ChildConfig, final: FinalSettings,
             out_dir: str | Path) -> dict[str, Any]:
     """Train top architecture ``rank`` at grid point ``point`` (no test evaluation here)."""
-    from nasrl.training.child import train_child, write_json_atomic
+    from nasrl.training.child import train_child
 
-    top = json.loads(Path(top_path).read_text(encoding="utf-8"))
+    top = read_top(top_path)
     grid_point = final.points()[point]
     extra = {"rank": rank, "point": point, "grid": grid_point}
     if rank >= len(top):  # fewer distinct architectures trained than top_k
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         metrics = {"status": "skipped", "reason": f"only {len(top)} distinct architectures trained", **extra}
-        write_json_atomic(out_dir / "metrics.json", metrics)
+        write_json(out_dir / "metrics.json", metrics)
         return metrics
     return train_child(top[rank]["arch"], final.child_config(child, grid_point), out_dir, extra=extra)
 
@@ -58,12 +58,12 @@ def report(top_path: str | Path, run_dirs: list[str | Path], history_path: str |
     """Pick the final run best on validation, test it once, write best.json and metrics.json."""
     from nasrl.training.child import evaluate_test
 
-    top = json.loads(Path(top_path).read_text(encoding="utf-8"))
+    top = read_top(top_path)
     runs = []
     for run_dir in run_dirs:
-        metrics = json.loads((Path(run_dir) / "metrics.json").read_text(encoding="utf-8"))
-        if metrics["status"] == "ok":
-            runs.append((Path(run_dir), metrics))
+        metrics = read_metrics(run_dir)
+        if metrics.ok:
+            runs.append((Path(run_dir), metrics.raw))
     history = pd.read_parquet(history_path)
     summary = round_summary(history)
     headline: dict[str, Any] = {

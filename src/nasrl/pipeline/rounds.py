@@ -12,9 +12,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from nasrl.architecture import content_key, write_json
+from nasrl.architecture import content_key
+from nasrl.io import write_json
 from nasrl.pipeline.settings import SearchSettings, read_yaml
-from nasrl.strategy import load_strategy, make_strategy, save_strategy
+from nasrl.search.registry import load_strategy, make_strategy, save_strategy
 from nasrl.training.config import ChildConfig, child_key
 
 

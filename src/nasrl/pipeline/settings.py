@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from nasrl.spaces import SearchSpace, build_space, load_space
+from nasrl.spaces import SearchSpace
 from nasrl.training.config import ChildConfig
 
 STRATEGIES = ("reinforce", "random")
@@ -40,6 +40,8 @@ class SearchSettings:
     seed: int = 0
     rounds: int = 4
     children_per_round: int = 4  # m, the controller minibatch (8 in the paper, Sec. 4.1)
+    replicas: int = 1  # K: a round samples K x m children and applies K updates (the paper's 100 replicas)
+    staleness: int = 0  # s: round r is sampled from controller r - s (0: synchronous rounds)
     controller: dict[str, Any] = field(default_factory=dict)  # ReinforceConfig keys
 
     @classmethod
@@ -49,16 +51,16 @@ class SearchSettings:
             raise ValueError(f"strategy: {settings.strategy!r} is not one of {list(STRATEGIES)}")
         if settings.rounds < 1 or settings.children_per_round < 1:
             raise ValueError("search.rounds and search.children_per_round must be >= 1")
+        for name, low in (("replicas", 1), ("staleness", 0)):
+            value = getattr(settings, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"search.{name}: expected an integer >= {low}, got {value!r}")
         return settings
 
     def build_space(self) -> SearchSpace:
-        from nasrl.presets import preset_space, space_names
+        from nasrl.spaces.presets import resolve_space
 
-        if isinstance(self.space, dict):
-            return build_space(self.space)
-        if self.space in space_names():
-            return preset_space(self.space)
-        return load_space(self.space)
+        return resolve_space(self.space)
 
     def strategy_config(self) -> dict[str, Any] | None:
         return dict(self.controller) if self.strategy == "reinforce" else None

@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from nasrl.layout import ResultsLayout
+
 TRACK_EPILOG = """\
 The store: --uri, else MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the working directory.
 Open the UI on it with:  mlflow ui --backend-store-uri sqlite:///mlflow.db
@@ -16,7 +18,7 @@ def cmd_start(a: argparse.Namespace) -> None:
     from nasrl.tracking.state import SearchRun
     from nasrl.tracking.store import resolve_uri
 
-    results = a.out.resolve().parents[1]
+    results = ResultsLayout.of_tracking_state(a.out.resolve()).root
     search = SearchRun(experiment=a.experiment, results=str(results), enabled=not a.off,
                        uri=resolve_uri(a.uri) if not a.off else "", registered_model=a.registered_model)
     if search.enabled:

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from nasrl.io import read_metrics
 from nasrl.tracking.params import flatten
 from nasrl.tracking.state import SearchRun
 from nasrl.tracking.store import retrying
@@ -77,7 +78,7 @@ def log_result_run(client, search: SearchRun, run_dir: str | Path, arch: dict[st
     from mlflow.entities import Metric, Param, RunTag
 
     run_dir = Path(run_dir)
-    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    metrics = read_metrics(run_dir).raw
     existing = find_run(client, search, stage, metrics["key"])
     if existing is not None:
         return existing.info.run_id, False

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from nasrl.io import read_metrics
 from nasrl.tracking.params import dvc_data_hash, flatten, git_commit
 from nasrl.tracking.runs import COMPLETE, log_result_run, nested_runs
 from nasrl.tracking.state import SearchRun
@@ -36,7 +37,7 @@ def log_child(client, search: SearchRun, key: str, arch: dict[str, Any], round_i
               run_dir: str | Path | None = None) -> tuple[str, bool]:
     """The run of child ``key`` (trained in its first round, ``round_index``), from its folder."""
     tags = {"nasrl.round": str(round_index), "mlflow.runName": f"child-r{round_index}-{key[:8]}"}
-    return log_result_run(client, search, run_dir or search.results_dir / "children" / key, arch, "child", tags)
+    return log_result_run(client, search, run_dir or search.layout.child_dir(key), arch, "child", tags)
 
 
 def log_round(search: SearchRun, round_index: int, table, stats: dict[str, Any] | None = None) -> list[str]:
@@ -113,7 +114,7 @@ def _log_cache_link(client, search: SearchRun, row, arch: dict[str, Any], source
 
 def log_final_run(search: SearchRun, run_dir: str | Path, arch: dict[str, Any]) -> tuple[str, bool]:
     """One retraining run of the final grid (Sec. 4.1), params = decisions + grid point."""
-    metrics = json.loads((Path(run_dir) / "metrics.json").read_text(encoding="utf-8"))
+    metrics = read_metrics(run_dir).raw
     tags = {"nasrl.rank": str(metrics["rank"]), "nasrl.point": str(metrics["point"]),
             "mlflow.runName": f"final-{metrics['rank']}-{metrics['point']}"}
     grid = {f"grid.{k}": v for k, v in metrics["grid"].items()}

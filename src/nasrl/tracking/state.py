@@ -8,9 +8,11 @@ null and an ``error``; ``nasrl track sync`` creates the run later and fills it i
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+
+from nasrl.io import write_json
+from nasrl.layout import ResultsLayout
 
 
 @dataclass
@@ -34,19 +36,19 @@ class SearchRun:
         return cls(**{k: v for k, v in data.items() if k in names})
 
     def save(self, path: str | Path) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        write_json(path, asdict(self))
 
     @property
     def results_dir(self) -> Path:
         return Path(self.results)
 
     @property
+    def layout(self) -> ResultsLayout:
+        return ResultsLayout(self.results_dir)
+
+    @property
     def state_file(self) -> Path:
-        return self.results_dir / "tracking" / "search.json"
+        return self.layout.tracking_state
 
     def sync_hint(self) -> str:
         return f"`nasrl track sync --results {self.results}` logs it later"

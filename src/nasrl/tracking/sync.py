@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from nasrl.io import read_json, read_metrics, read_top
+from nasrl.layout import ResultsLayout
 from nasrl.tracking.runs import find_run
 from nasrl.tracking.search import finish_search, log_child, log_final_run, log_round, start_search
 from nasrl.tracking.state import SearchRun
@@ -20,7 +22,7 @@ from nasrl.tracking.store import client as make_client, resolve_uri, retrying
 
 def read_settings(results: Path) -> dict[str, dict[str, Any]]:
     """The search and child settings a search run records as params."""
-    return {name: yaml.safe_load((results / "settings" / f"{name}.yaml").read_text(encoding="utf-8"))
+    return {name: yaml.safe_load(ResultsLayout(results).settings(name).read_text(encoding="utf-8"))
             for name in ("search", "child")}
 
 
@@ -49,14 +51,14 @@ def sync_rounds(search: SearchRun) -> list[str]:
     """Every finished round's metrics and child runs; children of a round still in progress."""
     import pandas as pd
 
-    results, logged = search.results_dir, []
+    layout, logged = search.layout, []
     done_steps = logged_round_steps(search)
-    for round_dir in sorted((results / "rounds").glob("[0-9][0-9][0-9][0-9]")):
+    for round_dir in sorted(layout.rounds_dir.glob("[0-9][0-9][0-9][0-9]")):
         index = int(round_dir.name)
-        rewards = round_dir / "rewards.parquet"
+        rewards = layout.rewards(index)
         if rewards.exists() and index not in done_steps:
-            stats_file = results / "controller" / f"round_{index + 1:04d}.json"
-            stats = json.loads(stats_file.read_text(encoding="utf-8")) if stats_file.exists() else None
+            stats_file = layout.controller_stats(index + 1)
+            stats = read_json(stats_file) if stats_file.exists() else None
             logged += log_round(search, index, pd.read_parquet(rewards), stats)
         elif not rewards.exists():
             logged += _sync_unfinished_round(search, round_dir, index)
@@ -65,10 +67,10 @@ def sync_rounds(search: SearchRun) -> list[str]:
 
 def _sync_unfinished_round(search: SearchRun, round_dir: Path, index: int) -> list[str]:
     client, logged = make_client(search.uri), []
-    archs = round_dir / "samples" / "archs.jsonl"
+    archs = search.layout.sampled(index)
     lines = archs.read_text(encoding="utf-8").splitlines() if archs.exists() else []
     for sample in (json.loads(line) for line in lines if line.strip()):
-        done = (search.results_dir / "children" / sample["key"] / "metrics.json").exists()
+        done = search.layout.child_metrics(sample["key"]).exists()
         if done and find_run(client, search, "child", sample["key"]) is None:
             log_child(client, search, sample["key"], sample["arch"], index)
             logged.append(sample["key"])
@@ -77,24 +79,22 @@ def _sync_unfinished_round(search: SearchRun, round_dir: Path, index: int) -> li
 
 def sync_final(search: SearchRun, register_model: bool = True) -> list[str]:
     """The final retraining runs; once the report exists, headline metrics and the best model."""
-    results, logged = search.results_dir, []
-    top_file = results / "final" / "top.json"
-    if not top_file.exists():
+    layout, logged = search.layout, []
+    if not layout.top.exists():
         return logged
-    top = json.loads(top_file.read_text(encoding="utf-8"))
-    for metrics_file in sorted((results / "final" / "runs").glob("*/metrics.json")):
-        metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
-        if metrics.get("status") == "skipped":
+    top = read_top(layout.top)
+    for metrics_file in sorted(layout.final_runs_dir.glob("*/metrics.json")):
+        metrics = read_metrics(metrics_file)
+        if metrics.status == "skipped":
             continue
-        _, new = log_final_run(search, metrics_file.parent, top[metrics["rank"]]["arch"])
+        _, new = log_final_run(search, metrics_file.parent, top[metrics.get("rank")]["arch"])
         if new:
             logged.append(metrics_file.parent.name)
-    best_file, headline_file = results / "final" / "best.json", results / "metrics.json"
-    if best_file.exists() and headline_file.exists():
-        best = json.loads(best_file.read_text(encoding="utf-8"))
+    if layout.best.exists() and layout.headline.exists():
+        best = read_json(layout.best)
         client = make_client(search.uri)
         if not retrying(client.get_metric_history, search.run_id, "best_search_reward"):
-            finish_search(search, json.loads(headline_file.read_text(encoding="utf-8")), best)
+            finish_search(search, read_json(layout.headline), best)
             logged.append("search results")
         if register_model and best.get("status") == "ok" and search.registered_model:
             logged += _register(search, best)
@@ -102,27 +102,27 @@ def sync_final(search: SearchRun, register_model: bool = True) -> list[str]:
 
 
 def _register(search: SearchRun, best: dict[str, Any]) -> list[str]:
+    from nasrl.models.saved import load_model
     from nasrl.tracking.model import register_best_model
-    from nasrl.training.child import load_trained
 
     run_dir = Path(best["run"])
     if not run_dir.is_absolute():
         run_dir = search.results_dir.parents[1] / run_dir  # best.json paths are relative to the workflow root
-    key = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))["key"]
+    key = read_metrics(run_dir).key
     client = make_client(search.uri)
     run = find_run(client, search, "final", key)
     name = search.registered_model
     # A version already registered from this run is not logged again; checked before the model is loaded.
     if retrying(client.search_model_versions, f"name = '{name}' and run_id = '{run.info.run_id}'"):
         return []
-    system, _, _ = load_trained(run_dir)
-    version = register_best_model(search, best, run.info.run_id, system.model)
+    model, _ = load_model(run_dir)
+    version = register_best_model(search, best, run.info.run_id, model)
     return [f"model {name} version {version}"]
 
 
 def sync(results: str | Path, uri: str | None = None) -> list[str]:
     """Log everything of the search in ``results`` that the store lacks; returns what was logged."""
-    search = SearchRun.load(Path(results) / "tracking" / "search.json")
+    search = SearchRun.load(ResultsLayout(Path(results)).tracking_state)
     search.results = str(Path(results).resolve())
     if uri is not None and resolve_uri(uri) != search.uri:
         search.uri, search.experiment_id, search.run_id = resolve_uri(uri), None, None

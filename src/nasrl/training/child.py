@@ -20,10 +20,8 @@ errors raised before training, since no child could succeed.
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import math
-import os
 import time
 import traceback
 import warnings
@@ -34,6 +32,8 @@ import pytorch_lightning as pl
 import torch
 
 from nasrl.architecture import content_key
+from nasrl.io import write_json
+from nasrl.models.saved import build_model, save_model
 from nasrl.training.config import ChildConfig, child_key
 from nasrl.training.image_system import ImageClassifier
 from nasrl.training.lm_system import LanguageModelSystem
@@ -78,20 +78,23 @@ def prepare_data(arch: dict[str, Any], config: ChildConfig):
     return datamodule
 
 
+def model_args(arch: dict[str, Any], config: ChildConfig, datamodule) -> dict[str, Any]:
+    """The network's constructor arguments (stored in model.pt, so it can be rebuilt alone)."""
+    if arch["space"] == "cnn":
+        return {"in_channels": datamodule.in_channels, "num_classes": datamodule.num_classes, "bn_eps": config.bn_eps}
+    lm = config.language_model
+    return {"vocab_size": datamodule.vocab_size, "embedding_size": lm.embedding_size, "hidden_size": lm.hidden_size,
+            "num_layers": 2, "dropout": lm.dropout, "embedding_dropout": lm.embedding_dropout,
+            "tie_weights": lm.tie_weights}
+
+
 def build_system(arch: dict[str, Any], config: ChildConfig, datamodule) -> pl.LightningModule:
     """The child network wrapped in its Lightning training system."""
     opt, decay = config.optimizer, {"lr_decay_at": tuple(config.lr_decay_at), "lr_decay_factor": config.lr_decay_factor}
+    model = build_model(arch, model_args(arch, config, datamodule))
     if arch["space"] == "cnn":
-        from nasrl.models.cnn import CnnChild
-
-        model = CnnChild(arch, in_channels=datamodule.in_channels, num_classes=datamodule.num_classes, bn_eps=config.bn_eps)
         return ImageClassifier(model, config.epochs, opt.lr, opt.momentum, opt.nesterov, opt.weight_decay,
                                channels_last=config.channels_last, **decay)
-    from nasrl.models.language_model import CellLanguageModel
-
-    lm = config.language_model
-    model = CellLanguageModel(arch, datamodule.vocab_size, lm.embedding_size, lm.hidden_size, num_layers=2,
-                              dropout=lm.dropout, embedding_dropout=lm.embedding_dropout, tie_weights=lm.tie_weights)
     return LanguageModelSystem(model, config.epochs, opt.lr, opt.momentum, opt.nesterov, opt.weight_decay, **decay)
 
 
@@ -156,7 +159,7 @@ def train_child(arch: dict[str, Any], config: ChildConfig, out_dir: str | Path, 
         if evaluate_test:
             tested = trainer.test(system, datamodule=datamodule, verbose=False)[0]
             metrics["test"] = {k: float(v) for k, v in tested.items()}
-        torch.save({"arch": arch, "child": config.to_dict(), "state_dict": system.model.state_dict()}, out_dir / "model.pt")
+        save_model(out_dir / "model.pt", arch, model_args(arch, config, datamodule), system.model, config.to_dict())
     except DivergedError as err:
         metrics.update(status="diverged", error=str(err))
     except (torch.OutOfMemoryError, MemoryError) as err:
@@ -174,7 +177,7 @@ def train_child(arch: dict[str, Any], config: ChildConfig, out_dir: str | Path, 
         metrics["seconds"] = time.perf_counter() - start
         metrics["setup_seconds"] = timer.seconds
         write_curve(out_dir / "curve.csv", history)
-        write_json_atomic(out_dir / "metrics.json", metrics)
+        write_json(out_dir / "metrics.json", metrics)
     return metrics
 
 
@@ -203,19 +206,3 @@ def write_curve(path: Path, rows: list[dict[str, Any]]) -> None:
         writer.writeheader()
         writer.writerows(rows)
 
-
-def write_json_atomic(path: Path, value: dict[str, Any]) -> None:
-    """Strict JSON (non-finite numbers become null), replaced in one step."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(_finite(value), indent=2, sort_keys=True, allow_nan=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value

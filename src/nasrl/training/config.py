@@ -40,6 +40,29 @@ class LanguageModelConfig:
 
 
 @dataclass
+class SurrogateConfig:
+    """A surrogate child: its reward looked up in a published table, its training time simulated.
+
+    reward = (table[reward_column] * reward_scale) ** reward_power (defaults: a percentage
+    accuracy turned into the paper's CIFAR-10 reward, accuracy cubed); the job then sleeps
+    seconds_per_unit * table[seconds_column] (say, FLOPs), times a log-normal factor of
+    spread ``seconds_jitter`` drawn from the child key (deterministic), so durations vary as
+    real children's do. The row is found by ``key_template`` filled with a tabular
+    architecture's decisions, or, without a template, by the architecture's content key.
+    """
+
+    table: str | None = None
+    key_column: str = "arch"
+    key_template: str | None = None
+    reward_column: str = "reward"
+    reward_scale: float = 0.01
+    reward_power: float = 3.0
+    seconds_column: str | None = None
+    seconds_per_unit: float = 0.0
+    seconds_jitter: float = 0.0
+
+
+@dataclass
 class ChildConfig:
     dataset: str = "digits"  # cifar10 | digits | ptb | ptb_char | a built-in text corpus
     data_dir: str | None = None  # folder holding the raw dataset files (CIFAR-10, PTB)
@@ -60,6 +83,7 @@ class ChildConfig:
     channels_last: bool = True  # faster convolutions on CPU and tensor cores
     threads: int | None = None  # torch CPU threads; None = torch's default
     limit_train_batches: int | None = None  # cap batches per epoch (quick runs and tests)
+    surrogate: SurrogateConfig | None = None  # reward from a table instead of training (scheduler tests)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> "ChildConfig":
@@ -67,6 +91,9 @@ class ChildConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+OPTIONAL_SECTIONS = {"surrogate": SurrogateConfig}  # sections that are null unless given
 
 
 def _build(cls, values: Any, where: str):
@@ -81,6 +108,9 @@ def _build(cls, values: Any, where: str):
     defaults = cls()
     for name, value in values.items():
         default = getattr(defaults, name)
+        if default is None and name in OPTIONAL_SECTIONS:
+            kwargs[name] = None if value is None else _build(OPTIONAL_SECTIONS[name], value, f"{where}.{name}")
+            continue
         if is_dataclass(default):
             kwargs[name] = _build(type(default), value, f"{where}.{name}")
             continue

@@ -24,7 +24,7 @@ import pandas as pd
 
 from nasrl.architecture import ArchitectureError
 from nasrl.spaces.tabular import TabularSpace
-from nasrl.strategy import make_strategy
+from nasrl.search.registry import make_strategy
 
 TOP_K = (1, 5, 15)
 TRANSFORMS = {"identity": lambda x: x, "cube": lambda x: x**3}  # cube: CIFAR-10 reward, Sec. 4.1

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from nasrl.spaces.steps import Action, Anchor, Step
-from nasrl.strategy import SearchStrategy
+from nasrl.search.base import SearchStrategy
 
 
 class RandomSearch(SearchStrategy):

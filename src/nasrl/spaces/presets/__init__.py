@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import json
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from nasrl.architecture import ArchitectureError
-from nasrl.spaces import SearchSpace, build_space
+from nasrl.spaces import SearchSpace, build_space, load_space
 
 ARCHITECTURE_SPACES = {"cnn_figure7": "cnn_v1", "rnn_nas_cell": "rnn_base8", "rnn_figure5": "rnn_base2"}
-_FILES = resources.files("nasrl") / "presets"
+_FILES = resources.files("nasrl.spaces.presets")
 
 
 def space_names() -> list[str]:
@@ -48,3 +49,12 @@ def preset_architecture(name: str) -> tuple[dict[str, Any], SearchSpace]:
         raise ArchitectureError(f"unknown architecture preset {name!r}; expected one of {architecture_names()}")
     arch = json.loads((_FILES / f"{name}.json").read_text(encoding="utf-8"))
     return arch, preset_space(ARCHITECTURE_SPACES[name])
+
+
+def resolve_space(value: dict[str, Any] | str | Path, default_type: str | None = None) -> SearchSpace:
+    """The one way a space is named anywhere: a spec mapping, a preset name or a YAML/JSON file."""
+    if isinstance(value, dict):
+        return build_space(value, default_type)
+    if isinstance(value, str) and value in space_names():
+        return preset_space(value)
+    return load_space(value, default_type)

@@ -23,10 +23,10 @@ from typing import Any
 
 import torch
 
-from nasrl.controller import Controller, actions_to_rows, rows_to_actions
+from nasrl.search.controller import Controller, actions_to_rows, rows_to_actions
 from nasrl.spaces import SearchSpace
 from nasrl.spaces.steps import Action, Step
-from nasrl.strategy import SearchStrategy, derived_seed
+from nasrl.search.base import SearchStrategy, derived_seed
 
 
 PAPER_LR = {"cnn": 6e-4, "rnn_cell": 5e-4}  # controller Adam learning rates, Sec. 4.1 and 4.2

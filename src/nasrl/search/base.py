@@ -7,21 +7,18 @@ state draws exactly what an uninterrupted one would. ``tell(archs, rewards)`` ad
 the state: it counts the samples and, for REINFORCE, takes one controller step.
 
 The whole state (weights, optimizer, baseline, counters, seed, space spec) is one file:
-:func:`save_strategy` / :func:`load_strategy`.
+:func:`nasrl.search.registry.save_strategy` / :func:`~nasrl.search.registry.load_strategy`.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from abc import ABC, abstractmethod
-from pathlib import Path
 from typing import Any
 
 import torch
 
-from nasrl.architecture import ArchitectureError, content_key
-from nasrl.spaces import SearchSpace, build_space
+from nasrl.architecture import content_key
+from nasrl.spaces import SearchSpace
 from nasrl.spaces.steps import Action, Step
 
 STATE_FORMAT = 1
@@ -91,47 +88,3 @@ class SearchStrategy(ABC):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.samples_seen = int(state["samples_seen"])
         self.updates = int(state["updates"])
-
-
-def make_strategy(name: str, space: SearchSpace, seed: int = 0, config: dict[str, Any] | None = None) -> SearchStrategy:
-    """Build a strategy by name: ``reinforce`` (the paper's controller) or ``random``."""
-    from nasrl.random_search import RandomSearch
-    from nasrl.reinforce import ReinforceSearch
-
-    strategies = {"reinforce": ReinforceSearch, "random": RandomSearch}
-    if name not in strategies:
-        raise ValueError(f"strategy: {name!r} is not one of {sorted(strategies)}")
-    return strategies[name](space, seed=seed, config=config)
-
-
-def save_strategy(strategy: SearchStrategy, path: str | Path) -> None:
-    """Write the whole state to ``path`` atomically (a killed write leaves the old file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(strategy.state_dict(), tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def load_strategy(path: str | Path, space: SearchSpace | None = None) -> SearchStrategy:
-    """Rebuild a strategy from a state file; if ``space`` is given it must match the file's."""
-    path = Path(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise ArchitectureError(f"controller state file not found: {path}") from None
-    except Exception as err:  # torch raises several types for truncated or foreign files
-        raise ArchitectureError(f"controller state file {path} is unreadable: {err}") from None
-    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
-        raise ArchitectureError(f"controller state file {path}: not a nasrl state (format {STATE_FORMAT})")
-    saved_space = build_space(state["space"])
-    if space is not None and space.key != saved_space.key:
-        raise ArchitectureError(f"controller state file {path} was made for another search space")
-    strategy = make_strategy(state["strategy"], space or saved_space, seed=state["seed"], config=state["config"])
-    strategy.load_state_dict(state)
-    return strategy

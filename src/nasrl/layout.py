@@ -1,0 +1,128 @@
+"""Where a search's files live: the one description of ``results/{experiment}/``.
+
+The Snakemake rules, the pipeline steps, tracking and the command line all name paths
+through :class:`ResultsLayout`, so the scheme is written once. Every method takes a round as
+an int (formatted with four digits, so files sort in round order) or as a Snakemake wildcard
+such as ``"{round}"``, which is kept as it is.
+
+    results/{experiment}/
+      settings/{search,child,final}.yaml    one file per config section
+      data.json                             the dataset summary (prepare_data)
+      tracking/search.json                  the MLflow search run the jobs log to
+      controller/round_NNNN.pt, .json       the strategy state after each update, its stats
+      rounds/NNNN/samples/archs.jsonl       one line per sampled child (+ {key}.json each)
+      rounds/NNNN/rewards.parquet           the round's rewards
+      children/{key}/metrics.json           one folder per distinct child (curve.csv, model.pt)
+      history.parquet, rounds.csv, rewards.csv, search.png
+      final/top.json, final/runs/{rank}_{point}/, final/best.json
+      metrics.json                          the headline figures (DVC metrics)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+RESULTS_ROOT = "results"
+
+
+def round_name(index: int | str) -> str:
+    """``7`` -> ``"0007"``; a wildcard such as ``"{round}"`` is returned unchanged."""
+    if isinstance(index, int) or (isinstance(index, str) and index.isdigit()):
+        return f"{int(index):04d}"
+    return str(index)
+
+
+@dataclass(frozen=True)
+class ResultsLayout:
+    root: Path
+
+    @classmethod
+    def for_experiment(cls, experiment: str, base: str | Path = RESULTS_ROOT) -> "ResultsLayout":
+        return cls(Path(base) / experiment)
+
+    @classmethod
+    def of_tracking_state(cls, state_file: str | Path) -> "ResultsLayout":
+        """The layout whose ``tracking/search.json`` is ``state_file``."""
+        return cls(Path(state_file).parent.parent)
+
+    # --- inputs of every step --------------------------------------------------------------
+    def settings(self, section: str) -> Path:
+        return self.root / "settings" / f"{section}.yaml"
+
+    @property
+    def data_summary(self) -> Path:
+        return self.root / "data.json"
+
+    @property
+    def tracking_state(self) -> Path:
+        return self.root / "tracking" / "search.json"
+
+    # --- the search ------------------------------------------------------------------------
+    def controller(self, round_index: int | str) -> Path:
+        return self.root / "controller" / f"round_{round_name(round_index)}.pt"
+
+    def controller_stats(self, round_index: int | str) -> Path:
+        return self.root / "controller" / f"round_{round_name(round_index)}.json"
+
+    @property
+    def rounds_dir(self) -> Path:
+        return self.root / "rounds"
+
+    def round_dir(self, round_index: int | str) -> Path:
+        return self.rounds_dir / round_name(round_index)
+
+    def samples(self, round_index: int | str) -> Path:
+        return self.round_dir(round_index) / "samples"
+
+    def sampled(self, round_index: int | str) -> Path:
+        return self.samples(round_index) / "archs.jsonl"
+
+    def rewards(self, round_index: int | str) -> Path:
+        return self.round_dir(round_index) / "rewards.parquet"
+
+    @property
+    def children_dir(self) -> Path:
+        return self.root / "children"
+
+    def child_dir(self, key: str) -> Path:
+        return self.children_dir / key
+
+    def child_metrics(self, key: str) -> Path:
+        return self.child_dir(key) / "metrics.json"
+
+    @property
+    def history(self) -> Path:
+        return self.root / "history.parquet"
+
+    @property
+    def rounds_table(self) -> Path:
+        return self.root / "rounds.csv"
+
+    @property
+    def reward_curve(self) -> Path:
+        return self.root / "rewards.csv"
+
+    @property
+    def search_plot(self) -> Path:
+        return self.root / "search.png"
+
+    # --- after the search ------------------------------------------------------------------
+    @property
+    def top(self) -> Path:
+        return self.root / "final" / "top.json"
+
+    @property
+    def final_runs_dir(self) -> Path:
+        return self.root / "final" / "runs"
+
+    def final_run(self, rank: int | str, point: int | str) -> Path:
+        return self.final_runs_dir / f"{rank}_{point}"
+
+    @property
+    def best(self) -> Path:
+        return self.root / "final" / "best.json"
+
+    @property
+    def headline(self) -> Path:
+        return self.root / "metrics.json"
