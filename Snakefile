@@ -5,7 +5,7 @@
 #
 # Data flow: workflow/rules/search.smk (controller rounds), children.smk (one job per child),
 # final.smk (retraining of the best architectures and the report). Config keys:
-# config/README.md; schema: workflow/schemas/config.schema.yaml.
+# config/README.md; checked by the settings model, src/nasrl/settings/.
 from snakemake.utils import min_version
 
 min_version("9.0")

@@ -8,16 +8,10 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+
+from nasrl.settings.child import RewardConfig  # window, exponent and constant (``child.reward``)
 
 KINDS = ("accuracy", "perplexity")
-
-
-@dataclass
-class RewardConfig:
-    last_epochs: int = 5  # Sec. 4.1: the last 5 of 50 epochs
-    power: float | None = None  # None: 3 for accuracy, 2 for perplexity
-    c: float = 80.0  # Sec. 4.2: "c is a constant, usually set at 80"
 
 
 def reward_from_curve(values: list[float], kind: str, config: RewardConfig | None = None) -> float:

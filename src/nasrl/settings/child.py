@@ -1,0 +1,158 @@
+"""Settings of one child's training (the ``child`` section), with the paper's defaults where it gives them.
+
+Zoph & Le (2017) Sec. 4.1 trains every CIFAR-10 child for 50 epochs with SGD, Nesterov
+momentum 0.9, learning rate 0.1 and weight decay 1e-4 ("as in DenseNet"). The paper does not
+give the batch size or learning-rate schedule; we take DenseNet's (Huang et al. 2017):
+batch 64, learning rate divided by 10 at 50% and 75% of training. For language models
+(Sec. 4.2) the paper only says the non-cell hyperparameters were fixed; the defaults of the
+``language_model`` section follow the "medium" model of Zaremba et al. (2014) it compares to
+(SGD lr 1, gradient norm clipped at 5, dropout 0.5, BPTT 35), scaled down in size.
+
+Runtime settings (``ChildConfig.RUNTIME_KEYS``: accelerator, threads) say where a child runs,
+not what it learns: they are left out of the child key, and the workflow hands them to the
+jobs in a file of their own (``settings/runtime.yaml``) so that changing them retrains nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, ClassVar
+
+import yaml
+from pydantic import Field, NonNegativeFloat, PositiveFloat
+
+from nasrl.architecture import content_key
+from nasrl.settings.base import Count, Fraction, Section, UnitFloat
+
+
+class OptimizerConfig(Section):
+    SECTION = "child.optimizer"
+
+    lr: PositiveFloat = 0.1  # Sec. 4.1
+    momentum: NonNegativeFloat = 0.9  # Sec. 4.1: Nesterov momentum 0.9
+    nesterov: bool = True
+    weight_decay: NonNegativeFloat = 1e-4  # Sec. 4.1, "as in DenseNet"
+
+
+class LanguageModelConfig(Section):
+    """The non-cell part of a language model (Sec. 4.2): Zaremba et al.'s medium model, smaller."""
+
+    SECTION = "child.language_model"
+
+    embedding_size: Count = 200
+    hidden_size: Count = 200
+    dropout: Fraction = 0.5  # Zaremba et al. (2014), medium model
+    embedding_dropout: Fraction = 0.1
+    tie_weights: bool = False
+    bptt: Count = 35  # Zaremba et al. (2014), medium model
+
+
+class RewardConfig(Section):
+    """The reward from a child's validation curve (Sec. 4.1 and 4.2; nasrl.training.rewards)."""
+
+    SECTION = "child.reward"
+
+    last_epochs: Count = 5  # Sec. 4.1: the last 5 of 50 epochs
+    power: float | None = None  # None: 3 for accuracy (Sec. 4.1), 2 for perplexity (Sec. 4.2)
+    c: float = 80.0  # Sec. 4.2: "c is a constant, usually set at 80"
+
+
+class SurrogateConfig(Section):
+    """A surrogate child: its reward looked up in a published table, its training time simulated.
+
+    reward = (table[reward_column] * reward_scale) ** reward_power (defaults: a percentage
+    accuracy turned into the paper's CIFAR-10 reward, accuracy cubed); the job then sleeps
+    seconds_per_unit * table[seconds_column] (say, FLOPs), times a log-normal factor of
+    spread ``seconds_jitter`` drawn from the child key (deterministic), so durations vary as
+    real children's do. The row is found by ``key_template`` filled with a tabular
+    architecture's decisions, or, without a template, by the architecture's content key.
+    """
+
+    SECTION = "child.surrogate"
+
+    table: str | None = None
+    key_column: str = "arch"
+    key_template: str | None = None
+    reward_column: str = "reward"
+    reward_scale: float = 0.01
+    reward_power: float = 3.0
+    seconds_column: str | None = None
+    seconds_per_unit: NonNegativeFloat = 0.0
+    seconds_jitter: NonNegativeFloat = 0.0
+
+
+class ChildConfig(Section):
+    SECTION = "child"
+    # Where the child runs, not what it learns: outside the child key (see the module docstring).
+    RUNTIME_KEYS: ClassVar[tuple[str, ...]] = ("accelerator", "threads")
+
+    dataset: str = "digits"  # cifar10 | digits | ptb | ptb_char | a built-in text corpus
+    data_dir: str | None = None  # folder holding the raw dataset files (CIFAR-10, PTB)
+    seed: int = 0
+    epochs: Count = 50  # Sec. 4.1
+    batch_size: Count = 64  # DenseNet
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
+    lr_decay_at: list[UnitFloat] = Field(default_factory=lambda: [0.5, 0.75])  # DenseNet; fractions of the epochs
+    lr_decay_factor: PositiveFloat = 0.1  # DenseNet: divided by 10
+    grad_clip: PositiveFloat | None = None
+    bn_eps: PositiveFloat = 1e-5
+    augment: bool | None = None  # pad-4 crop + flip on image training batches; None = dataset default
+    reward: RewardConfig = Field(default_factory=RewardConfig)
+    failure_reward: float = 0.0  # reward of a child that fails or diverges
+    language_model: LanguageModelConfig = Field(default_factory=LanguageModelConfig)
+    accelerator: str = "auto"  # Lightning accelerator: cpu, gpu, auto (runtime)
+    # e.g. "bf16-mixed" on a GPU; None = full precision. Lightning also takes 16 or 32.
+    precision: Annotated[str, Field(coerce_numbers_to_str=True)] | None = None
+    channels_last: bool = True  # faster convolutions on CPU and tensor cores
+    threads: Count | None = None  # torch CPU threads; None = torch's default (runtime)
+    limit_train_batches: Count | None = None  # cap batches per epoch (quick runs and tests)
+    surrogate: SurrogateConfig | None = None  # reward from a table instead of training (scheduler tests)
+
+    def result_dict(self) -> dict[str, Any]:
+        """Every setting that can change the child's result: all but the runtime keys."""
+        return self.model_dump(exclude=set(self.RUNTIME_KEYS))
+
+    def runtime_dict(self) -> dict[str, Any]:
+        return self.model_dump(include=set(self.RUNTIME_KEYS))
+
+
+def child_key(arch: dict[str, Any], config: ChildConfig) -> str:
+    """Content key of a child result: architecture + the settings that change it (dataset and
+    seed included; not where it runs).
+
+    Kept away from the training code, so that sampling can key children without importing
+    Lightning.
+    """
+    return content_key({"arch": arch, "child": config.result_dict()})
+
+
+def load_child_config(path: str | Path, runtime: str | Path | None = None) -> ChildConfig:
+    """Read the ``child`` section of a YAML config (or the whole file when it has none).
+
+    ``runtime``: a YAML file of runtime keys only (the workflow's ``settings/runtime.yaml``),
+    which override the config's.
+    """
+    section = _read_mapping(path, "config file")
+    section = section.get("child", section) if isinstance(section, dict) else section
+    where = str(path)
+    if runtime is not None:
+        extra = _read_mapping(runtime, "runtime settings file")
+        unknown = sorted(set(extra) - set(ChildConfig.RUNTIME_KEYS)) if isinstance(extra, dict) else ["(not a mapping)"]
+        if unknown:
+            raise ValueError(f"{runtime}: unknown key {unknown[0]!r}; expected one of {list(ChildConfig.RUNTIME_KEYS)}")
+        section = {**section, **extra} if isinstance(section, dict) else section
+        where = f"{path} + {runtime}"
+    try:
+        return ChildConfig.from_dict(section)
+    except ValueError as err:
+        raise ValueError(f"{where}: {err}") from None
+
+
+def _read_mapping(path: str | Path, what: str) -> Any:
+    path = Path(path)
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ValueError(f"{what} not found: {path}") from None
+    except yaml.YAMLError as err:
+        raise ValueError(f"{what} {path} is not valid YAML: {' '.join(str(err).split())}") from None

@@ -1,0 +1,51 @@
+"""The ``search`` section: the space, the strategy, the rounds, and the controller's REINFORCE settings."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveFloat
+
+from nasrl.settings.base import Count, Fraction, Section
+
+if TYPE_CHECKING:
+    from nasrl.spaces import SearchSpace
+
+
+class ReinforceConfig(Section):
+    """The controller and its REINFORCE update (Sec. 3.2 and 4.1; nasrl.search.reinforce)."""
+
+    SECTION = "search.controller"
+
+    lr: PositiveFloat | None = None  # Adam; None: the paper's 6e-4 (CNN, Sec. 4.1) or 5e-4 (cells, Sec. 4.2)
+    baseline_decay: Fraction = 0.95  # not in the paper; see the nasrl.search.reinforce docstring
+    hidden_size: Count = 35  # Sec. 4.1: 2-layer LSTM, 35 units
+    num_layers: Count = 2
+    init_range: NonNegativeFloat = 0.08  # Sec. 4.1: uniform in [-0.08, 0.08]
+    entropy_weight: NonNegativeFloat = 0.0  # not in the paper (ENAS 1e-4)
+    temperature: PositiveFloat | None = None  # not in the paper (ENAS 5.0 for PTB)
+    tanh_constant: PositiveFloat | None = None  # not in the paper (ENAS 1.5-2.5)
+    grad_clip: PositiveFloat | None = None  # not in the paper
+
+
+class SearchSettings(Section):
+    """What sampling and controller updates need."""
+
+    SECTION = "search"
+
+    space: dict[str, Any] | str  # a spec, a preset name or a YAML path
+    strategy: Literal["reinforce", "random"] = "reinforce"  # the paper's controller, or its control experiment
+    seed: int = 0  # seeds the controller's initial weights and every round's samples
+    rounds: Count = 4
+    children_per_round: Count = 4  # m, the controller minibatch (8 in the paper, Sec. 4.1)
+    replicas: Count = 1  # K: a round samples K x m children and applies K updates (the paper's 100 replicas)
+    staleness: NonNegativeInt = 0  # s: round r is sampled from controller r - s (0: synchronous rounds)
+    controller: ReinforceConfig = Field(default_factory=ReinforceConfig)  # used by strategy reinforce only
+
+    def build_space(self) -> SearchSpace:
+        from nasrl.spaces.presets import resolve_space
+
+        return resolve_space(self.space)
+
+    def strategy_config(self) -> dict[str, Any] | None:
+        return self.controller.to_dict() if self.strategy == "reinforce" else None

@@ -1,0 +1,60 @@
+"""The whole workflow config, and the settings files its steps read.
+
+``workflow/rules/common.smk`` calls :func:`validate_workflow_config` once, before any rule is
+defined: a bad config stops ``snakemake`` with one line, and every default is filled in, so
+the rules read resolved values. Each step then reads only its own file,
+``results/{experiment}/settings/{section}.yaml`` (:func:`settings_files`), so that editing,
+say, the final grid does not touch the inputs of already trained children.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from nasrl.settings.base import Section
+from nasrl.settings.child import ChildConfig
+from nasrl.settings.final import FinalSettings
+from nasrl.settings.search import SearchSettings
+
+
+class TrackingSettings(Section):
+    """MLflow tracking of the search: a view of the result files (docs/tracking.md)."""
+
+    SECTION = "tracking"
+
+    enabled: bool = True  # log the search, its children and final runs to MLflow
+    uri: str | None = None  # None: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the working directory
+    registered_model: str | None = None  # Model Registry name of the best final model; None: nasrl-{experiment}
+
+
+class WorkflowConfig(Section):
+    experiment: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]  # names results/{experiment}/, logs/{experiment}/
+    search: SearchSettings
+    child: ChildConfig = Field(default_factory=ChildConfig)
+    final: FinalSettings = Field(default_factory=FinalSettings)
+    tracking: TrackingSettings = Field(default_factory=TrackingSettings)
+
+
+def validate_workflow_config(config: dict[str, Any]) -> WorkflowConfig:
+    """Check a workflow config (ValueError in one line) and fill in its defaults, in place."""
+    settings = WorkflowConfig.from_dict(config)
+    config.clear()
+    config.update(settings.model_dump())
+    return settings
+
+
+def settings_files(settings: WorkflowConfig) -> dict[str, dict[str, Any]]:
+    """The content of each ``settings/{name}.yaml``.
+
+    ``child`` holds what changes a child's result and ``runtime`` where it runs (accelerator,
+    threads): the training rules read ``runtime`` as an ``ancient()`` input, so a change to it
+    rewrites that file alone and retrains nothing.
+    """
+    return {
+        "search": settings.search.to_dict(),
+        "child": settings.child.result_dict(),
+        "runtime": settings.child.runtime_dict(),
+        "final": settings.final.to_dict(),
+    }

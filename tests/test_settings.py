@@ -1,0 +1,150 @@
+"""The settings model (nasrl.settings): one-line errors, its agreement with config/README.md, the
+child key and the split of result and runtime settings the workflow relies on."""
+
+import re
+import typing
+from pathlib import Path
+
+import pytest
+import yaml
+
+from nasrl.settings import (
+    ChildConfig,
+    FinalSettings,
+    ReinforceConfig,
+    SearchSettings,
+    Section,
+    WorkflowConfig,
+    child_key,
+    load_child_config,
+    settings_files,
+    validate_workflow_config,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+ARCH = {"space": "cnn", "layers": [{"filter_height": 3, "filter_width": 3, "num_filters": 8}]}
+REQUIRED = object()
+
+
+def leaves(model: type[Section], prefix: str = ""):
+    """(dotted key, default) of every setting; an optional section is a key (default null) too."""
+    for name, field in model.model_fields.items():
+        key = prefix + name
+        types = [t for t in typing.get_args(field.annotation) if t is not type(None)] or [field.annotation]
+        section = next((t for t in types if isinstance(t, type) and issubclass(t, Section)), None)
+        if section is None:
+            yield key, REQUIRED if field.is_required() else field.get_default(call_default_factory=True)
+            continue
+        if field.get_default(call_default_factory=True) is None:
+            yield key, None
+        yield from leaves(section, key + ".")
+
+
+def readme_defaults() -> dict[str, str]:
+    """The key tables of config/README.md (its "Keys" section): dotted key -> its default cell."""
+    keys = (REPO / "config" / "README.md").read_text().split("\n## Keys\n", 1)[1]
+    rows = re.findall(r"^\| `([a-z_]+(?:\.[a-z_]+)*)` \| ([^|]+) \|", keys, re.MULTILINE)
+    return {key: cell.strip() for key, cell in rows}
+
+
+def test_every_key_is_in_the_config_readme_with_its_default():
+    documented = readme_defaults()
+    model = dict(leaves(WorkflowConfig))
+    assert sorted(set(model) - set(documented)) == [], "keys missing from config/README.md"
+    assert sorted(set(documented) - set(model)) == [], "config/README.md names keys the model lacks"
+    for key, default in model.items():
+        cell = documented[key]
+        if default is REQUIRED:
+            assert cell == "required", key
+            continue
+        value = yaml.safe_load(cell.strip("`"))
+        if isinstance(default, float) and isinstance(value, str):
+            value = float(value)  # YAML reads 1e-4 as a string
+        assert value == default, f"{key}: config/README.md says {cell}, the model {default!r}"
+
+
+@pytest.mark.parametrize("build, values, message", [
+    (ChildConfig.from_dict, {"optimizer": {"lr": "fast"}}, "child.optimizer.lr: expected a number > 0, got 'fast'"),
+    (ChildConfig.from_dict, {"epoch": 3}, "child: unknown key 'epoch'; expected one of ['accelerator', "),
+    (ChildConfig.from_dict, {"lr_decay_at": [0.5, 2]}, "child.lr_decay_at[1]: expected a number in [0, 1], got 2"),
+    (ChildConfig.from_dict, {"threads": 0, "epochs": 0}, "child.epochs: expected an integer >= 1, got 0 (and 1 more)"),
+    (ChildConfig.from_dict, {"surrogate": {"tabel": "t.csv"}}, "child.surrogate: unknown key 'tabel'"),
+    (SearchSettings.from_dict, {"space": "cnn_v1", "roundz": 8}, "search: unknown key 'roundz'; expected one of ["),
+    (SearchSettings.from_dict, {"space": "cnn_v1", "replicas": 0}, "search.replicas: expected an integer >= 1, got 0"),
+    (SearchSettings.from_dict, {"space": "cnn_v1", "staleness": -1}, "search.staleness: expected an integer >= 0"),
+    (SearchSettings.from_dict, {"space": "cnn_v1", "strategy": "evolution"},
+     "search.strategy: expected one of ['reinforce', 'random'], got 'evolution'"),
+    (SearchSettings.from_dict, {"rounds": 2}, "search.space: missing; expected a mapping or a string"),
+    (ReinforceConfig.from_dict, {"baseline_decay": 1.0},
+     "search.controller.baseline_decay: expected a number in [0, 1), got 1.0"),
+    (FinalSettings.from_dict, {"grid": {"momentum": [0.9]}}, "final.grid: unknown key 'momentum'"),
+    (FinalSettings.from_dict, {"grid": {"lr": []}}, "final.grid.lr: expected a non-empty list (items: a number > 0)"),
+    (WorkflowConfig.from_dict, {"experiment": "x", "search": {"space": "cnn_v1"}, "mlflow": {}},
+     "config: unknown key 'mlflow'"),
+])
+def test_a_bad_value_is_one_line_naming_the_key(build, values, message):
+    with pytest.raises(ValueError) as err:
+        build(values)
+    text = str(err.value)
+    assert text.startswith(message) and "\n" not in text
+
+
+def test_numbers_given_as_strings_are_read_as_numbers():
+    search = SearchSettings.from_dict({"space": "cnn_v1", "rounds": "8", "controller": {"lr": "0.01"}})
+    assert search.rounds == 8 and search.controller.lr == 0.01
+
+
+def test_a_runtime_file_overrides_only_runtime_keys(tmp_path):
+    (tmp_path / "child.yaml").write_text("dataset: digits\nepochs: 3\n")
+    (tmp_path / "runtime.yaml").write_text("accelerator: cpu\nthreads: 2\n")
+    config = load_child_config(tmp_path / "child.yaml", tmp_path / "runtime.yaml")
+    assert (config.epochs, config.accelerator, config.threads) == (3, "cpu", 2)
+    (tmp_path / "runtime.yaml").write_text("epochs: 5\n")
+    with pytest.raises(ValueError, match=r"runtime.yaml: unknown key 'epochs'; expected one of \['accelerator'"):
+        load_child_config(tmp_path / "child.yaml", tmp_path / "runtime.yaml")
+
+
+def test_the_child_key_covers_the_result_not_where_it_runs():
+    base = {"dataset": "digits", "seed": 0, "epochs": 2}
+    key = child_key(ARCH, ChildConfig.from_dict(base))
+    for runtime in ({"threads": 4}, {"accelerator": "gpu"}, {"threads": 1, "accelerator": "cpu"}):
+        assert child_key(ARCH, ChildConfig.from_dict({**base, **runtime})) == key, runtime
+    for result in ({"optimizer": {"lr": 0.05}}, {"seed": 1}, {"dataset": "cifar10"}, {"precision": "bf16-mixed"},
+                   {"surrogate": {"table": "macro.csv"}}):
+        assert child_key(ARCH, ChildConfig.from_dict({**base, **result})) != key, result
+
+
+def tiny_config(**child) -> dict:
+    return {"experiment": "tiny", "search": {"space": "cnn_v1", "rounds": 2},
+            "child": {"dataset": "digits", "epochs": 1, **child}}
+
+
+def test_the_workflow_config_gets_its_defaults_and_runtime_settings_a_file_of_their_own():
+    config = tiny_config(threads=1)
+    validate_workflow_config(config)
+    assert config["search"]["strategy"] == "reinforce" and config["final"]["top_k"] == 2
+    assert config["tracking"] == {"enabled": True, "uri": None, "registered_model": None}
+    files = settings_files(WorkflowConfig.from_dict(config))
+    assert files["runtime"] == {"accelerator": "auto", "threads": 1}
+    assert not set(files["child"]) & set(ChildConfig.RUNTIME_KEYS)
+    other = settings_files(WorkflowConfig.from_dict(tiny_config(threads=4, accelerator="gpu")))
+    assert other["child"] == files["child"] and other["runtime"] != files["runtime"]
+
+
+def test_changing_where_children_run_rewrites_only_the_runtime_settings(tmp_path):
+    """Through `snakemake`: only the settings files are built (seconds), and the rules that train
+    take the runtime file as an ancient() input, so their children are not out of date."""
+    from test_workflow import make_workdir, snakemake
+
+    workdir = make_workdir(tmp_path / "run", tiny_config(threads=1))
+    settings = workdir / "results" / "tiny" / "settings"
+    targets = [f"results/tiny/settings/{name}.yaml" for name in ("child", "runtime")]
+    snakemake(workdir, *targets)
+    child_mtime = (settings / "child.yaml").stat().st_mtime_ns
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(tiny_config(threads=2, accelerator="cpu")))
+    snakemake(workdir, *targets)
+    assert (settings / "child.yaml").stat().st_mtime_ns == child_mtime
+    assert yaml.safe_load((settings / "runtime.yaml").read_text()) == {"accelerator": "cpu", "threads": 2}
+    for rules in ("children.smk", "final.smk"):
+        text = (REPO / "workflow" / "rules" / rules).read_text()
+        assert 'runtime=ancient(str(LAYOUT.settings("runtime")))' in text and "--runtime {input.runtime}" in text
