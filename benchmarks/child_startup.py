@@ -4,9 +4,10 @@ Measures, over --repeats runs (medians):
 - import: `python -c "import <modules train-child needs>"`;
 - process: the whole `nasrl train-child` command for a 1-epoch digits child;
 - setup: from the start of train_child() to its first training batch (metrics.json);
-- train: the rest of train_child() (one epoch and the result files);
-- tracked: the same command logging the child to MLflow (a SQLite store), run alternately
-  with the untracked one so both see the same machine load.
+- train: the rest of train_child() (one epoch and the result files).
+
+A child job does not log to MLflow (its round's update logs the round's children together:
+benchmarks/tracking_at_scale.py measures that).
 
     python benchmarks/child_startup.py [--repeats 5]
 """
@@ -43,13 +44,7 @@ def main() -> None:
     (work / "arch.json").write_text(json.dumps(ARCH))
     (work / "config.yaml").write_text("child:\n  dataset: digits\n  epochs: 1\n  threads: 1\n")
     nasrl = str(Path(sys.executable).with_name("nasrl"))
-    state = work / "results" / "bench" / "tracking" / "search.json"
-    for section in ("search", "child"):
-        (state.parents[1] / "settings").mkdir(parents=True, exist_ok=True)
-        (state.parents[1] / "settings" / f"{section}.yaml").write_text("seed: 0\n")
-    subprocess.run([nasrl, "track", "start", "--experiment", "bench", "--uri", f"sqlite:///{work / 'mlflow.db'}",
-                    "--out", str(state)], check=True, capture_output=True)
-    rows = {"import": [], "process": [], "setup": [], "train": [], "tracked": []}
+    rows = {"import": [], "process": [], "setup": [], "train": []}
     for i in range(args.repeats):
         rows["import"].append(timed([sys.executable, "-c", IMPORTS]))
         out = work / f"run{i}"
@@ -58,9 +53,6 @@ def main() -> None:
         metrics = json.loads((out / "metrics.json").read_text())
         rows["setup"].append(metrics["setup_seconds"])
         rows["train"].append(metrics["seconds"] - metrics["setup_seconds"])
-        rows["tracked"].append(timed([nasrl, "train-child", "--arch", str(work / "arch.json"), "--config",
-                                      str(work / "config.yaml"), "--out", str(work / f"tracked{i}"),
-                                      "--tracking", str(state)]))
     med = {k: statistics.median(v) for k, v in rows.items()}
     print(f"nasrl train-child start-up, {args.repeats} runs, medians:")
     print(f"  import of train-child's modules : {med['import']:.2f} s")
@@ -68,8 +60,6 @@ def main() -> None:
     print(f"  one digits epoch + result files : {med['train']:.2f} s")
     print(f"  whole process                   : {med['process']:.2f} s")
     print(f"  fixed cost (process - train)    : {med['process'] - med['train']:.2f} s")
-    print(f"  whole process, logged to MLflow : {med['tracked']:.2f} s "
-          f"(+{med['tracked'] - med['process']:.2f} s, ratio {med['tracked'] / med['process']:.2f})")
 
 
 if __name__ == "__main__":

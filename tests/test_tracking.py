@@ -6,6 +6,7 @@ from the tiny search of conftest.py.
 """
 
 import csv
+import inspect
 import json
 import multiprocessing
 import os
@@ -28,11 +29,15 @@ import yaml
 from nasrl.tracking import store
 from nasrl.tracking.hooks import after_job
 from nasrl.tracking.params import flatten
-from nasrl.tracking.search import log_child, log_round, start_search
+from nasrl.tracking.record import MAX_ENTRIES, MAX_PARAMS, log_batches
+from nasrl.tracking.round import log_round
+from nasrl.tracking.search import log_child, start_search
 from nasrl.tracking.state import SearchRun
+from nasrl.tracking.steps import round_finished
 from nasrl.tracking.sync import sync
 
 BIN = Path(sys.executable).parent
+REPO = Path(__file__).resolve().parents[1]
 EPOCHS = 30
 
 
@@ -41,7 +46,7 @@ def arch(filters: int) -> dict:
     return {"space": "cnn", "layers": [{**layer, "inputs": []}, {**layer, "inputs": [0]}]}
 
 
-def write_child(children: Path, key: str, epochs: int = EPOCHS, status: str = "ok") -> Path:
+def write_child(children: Path, key: str, epochs: int = EPOCHS, status: str = "ok", **extra) -> Path:
     """A child's result folder as train-child writes it: metrics.json and curve.csv."""
     folder = children / key
     folder.mkdir(parents=True)
@@ -52,7 +57,7 @@ def write_child(children: Path, key: str, epochs: int = EPOCHS, status: str = "o
             writer.writerow({"epoch": e, "lr": 0.1, "train_loss": 1 / e, "val_loss": 1.5 / e, "val_acc": 1 - 1 / (e + 1)})
     metrics = {"key": key, "arch_key": key[::-1], "status": status, "reward": 0.5, "metric": "val_acc",
                "best_val": 0.9, "last_val": 0.9, "epochs": epochs, "seconds": 3.0, "params": 1234,
-               "error": None if status == "ok" else "RuntimeError: boom"}
+               "error": None if status == "ok" else "RuntimeError: boom", **extra}
     (folder / "metrics.json").write_text(json.dumps(metrics))
     return folder
 
@@ -78,6 +83,12 @@ def client_for(search: SearchRun):
 def child_runs(search: SearchRun) -> dict:
     runs = client_for(search).search_runs([search.experiment_id], f"tags.`mlflow.parentRunId` = '{search.run_id}'")
     return {r.data.tags["nasrl.key"]: r for r in runs}
+
+
+def logged_keys(search: SearchRun) -> list[str]:
+    """The key of every active child run, sorted, repeats kept: a run logged twice shows twice."""
+    runs = client_for(search).search_runs([search.experiment_id], f"tags.`mlflow.parentRunId` = '{search.run_id}'")
+    return sorted(r.data.tags["nasrl.key"] for r in runs)
 
 
 def key(i: int) -> str:
@@ -210,27 +221,30 @@ def test_busy_errors_are_retried_and_others_are_not():
         store.retrying(lambda: {}["missing"])
 
 
-def test_a_store_locked_too_long_fails_the_log_not_the_job_and_sync_logs_it_later(tmp_path, monkeypatch, capsys):
+def test_a_store_locked_during_a_rounds_update_fails_the_log_not_the_job_and_sync_logs_it_later(
+        tmp_path, monkeypatch, capsys):
     search = new_search(tmp_path)
-    folder = write_child(search.results_dir / "children", key(4))
-    samples = search.results_dir / "rounds" / "0000" / "samples"
-    samples.mkdir(parents=True)
-    (samples / "archs.jsonl").write_text(json.dumps({"round": 0, "index": 0, "key": key(4), "arch": arch(8)}) + "\n")
-    before = (folder / "metrics.json").read_bytes()
+    keys = [key(i) for i in (40, 41, 42)]
+    folders = [write_child(search.results_dir / "children", k) for k in keys]
+    log_child(client_for(search), search, keys[0], arch(8), 0)  # logged before, say by a sync mid-round
+    rewards = write_round(search, 0, [(0, keys[0], 0.5), (0, keys[1], 0.5), (0, keys[2], 0.5), (0, keys[1], 0.5)])
+    before = [(f / "metrics.json").read_bytes() for f in folders]
     monkeypatch.setattr(store, "BUSY_RETRY_SECONDS", 0.5)
+    capsys.readouterr()
     holder = hold_write_lock(tmp_path / "mlflow.db", 24.0)  # MLflow's own SQLite busy timeout is 20 s
     try:
-        logged = after_job(search.state_file, f"child {key(4)}",
-                           lambda s: log_child(client_for(s), s, key(4), arch(8), 0))
+        logged = round_finished(search.state_file, 0, rewards, {"baseline": 0.5})
     finally:
         holder.join()
     message = capsys.readouterr().err
     assert not logged
-    assert f"MLflow: child {key(4)} not logged to {search.uri}" in message and "database is locked" in message
-    assert f"nasrl track sync --results {search.results}" in message
-    assert (folder / "metrics.json").read_bytes() == before  # the child's own results are untouched
-    assert sync(search.results_dir) == [key(4)]
-    assert list(child_runs(search)) == [key(4)]
+    assert message.count("\n") == 1  # one line for the whole round: not one per child, no traceback
+    assert message.startswith(f"MLflow: round 0 and its children not logged to {search.uri}")
+    assert "database is locked" in message and f"nasrl track sync --results {search.results}" in message
+    assert [(f / "metrics.json").read_bytes() for f in folders] == before  # the children's own results are untouched
+    assert sync(search.results_dir) == keys[1:]  # exactly the runs missing, the repeated child once
+    assert logged_keys(search) == keys
+    assert [m.step for m in client_for(search).get_metric_history(search.run_id, "mean_reward")] == [0]
     assert sync(search.results_dir) == []  # nothing left to log
 
 
@@ -273,6 +287,14 @@ def round_table(rows: list[tuple[int, str, float]]) -> pd.DataFrame:
                           "status": "ok", "reward": reward} for i, (r, k, reward) in enumerate(rows)])
 
 
+def write_round(search: SearchRun, round_index: int, rows: list[tuple[int, str, float]]) -> Path:
+    """A finished round's rewards table where collect-rewards writes it."""
+    rewards = search.layout.rewards(round_index)
+    rewards.parent.mkdir(parents=True, exist_ok=True)
+    round_table(rows).to_parquet(rewards, index=False)
+    return rewards
+
+
 def test_round_metrics_and_reused_children(tmp_path):
     search = new_search(tmp_path)
     for i in (5, 6):
@@ -288,6 +310,90 @@ def test_round_metrics_and_reused_children(tmp_path):
     assert [(m.step, m.value) for m in hits] == [(0, 1.0), (1, 1.0)]
     assert [m.value for m in client.get_metric_history(search.run_id, "max_reward")] == [0.2, 0.6]
     assert [m.value for m in client.get_metric_history(search.run_id, "baseline")] == [0.2, 0.3]
+
+
+def test_the_rounds_update_logs_every_child_of_the_round_once(tmp_path):
+    search = new_search(tmp_path)
+    k = [key(i) for i in range(50, 54)]
+    for i, child in enumerate(k):
+        write_child(search.results_dir / "children", child, **({"surrogate": True} if i == 3 else {}))
+    client = client_for(search)
+    cut_short = client.create_run(search.experiment_id, tags={
+        "mlflow.parentRunId": search.run_id, "nasrl.stage": "child", "nasrl.key": k[1]}).info.run_id
+    first = write_round(search, 0, [(0, k[0], 0.2), (0, k[1], 0.4), (0, k[0], 0.2)])
+    assert round_finished(search.state_file, 0, first, {"baseline": 0.3})
+    assert logged_keys(search) == k[:2]
+    assert client.get_run(cut_short).info.lifecycle_stage == "deleted"  # half-logged: redone, not kept
+    for run in child_runs(search).values():
+        assert run.data.tags["nasrl.complete"] == "true" and run.info.status == "FINISHED"
+        assert run.data.tags["nasrl.round"] == "0" and len(run.data.params) == len(flatten(arch(8)))
+        assert len(client.get_metric_history(run.info.run_id, "val_acc")) == EPOCHS
+    assert round_finished(search.state_file, 0, first, {"baseline": 0.3})  # the update run again logs nothing twice
+    assert logged_keys(search) == k[:2]
+    assert [m.step for m in client.get_metric_history(search.run_id, "mean_reward")] == [0]
+
+    second = write_round(search, 1, [(1, k[1], 0.4), (1, k[2], 0.6), (1, k[3], 0.1)])
+    assert round_finished(search.state_file, 1, second, {"baseline": 0.4})
+    assert logged_keys(search) == k
+    runs = child_runs(search)
+    assert (runs[k[0]].data.tags["nasrl.reused"], runs[k[0]].data.tags["nasrl.sampled_in_rounds"]) == ("true", "0")
+    assert (runs[k[1]].data.tags["nasrl.reused"], runs[k[1]].data.tags["nasrl.sampled_in_rounds"]) == ("true", "0,1")
+    assert runs[k[2]].data.tags["nasrl.round"] == "1" and "nasrl.reused" not in runs[k[2]].data.tags
+    assert runs[k[3]].data.tags["nasrl.surrogate"] == "true"  # its reward came from a table
+    assert not any("nasrl.surrogate" in runs[c].data.tags for c in k[:3])
+    hits = client.get_metric_history(search.run_id, "cache_hits")
+    assert [(m.step, m.value) for m in hits] == [(0, 1.0), (1, 1.0)]
+
+
+def test_an_update_first_logs_an_earlier_round_its_own_update_could_not(tmp_path, capsys):
+    search = new_search(tmp_path)
+    k = [key(i) for i in (60, 61)]
+    for child in k:
+        write_child(search.results_dir / "children", child)
+    first = write_round(search, 0, [(0, k[0], 0.5)])
+    second = write_round(search, 1, [(1, k[0], 0.5), (1, k[1], 0.7)])
+    unreachable = SearchRun(**{**vars(search), "uri": f"http://127.0.0.1:{free_port()}"})
+    unreachable.save(search.state_file)
+    capsys.readouterr()
+    assert not round_finished(search.state_file, 0, first)
+    message = capsys.readouterr().err
+    assert message.startswith("MLflow: round 0 and its children not logged to http://127.0.0.1:")
+    assert message.count("\n") == 1
+    search.save(search.state_file)  # the store answers again
+    assert round_finished(search.state_file, 1, second)
+    runs = child_runs(search)
+    assert runs[k[0]].data.tags["nasrl.round"] == "0"  # logged with the round that trained it
+    assert (runs[k[0]].data.tags["nasrl.reused"], runs[k[0]].data.tags["nasrl.sampled_in_rounds"]) == ("true", "0,1")
+    assert [m.step for m in client_for(search).get_metric_history(search.run_id, "mean_reward")] == [0, 1]
+    assert sync(search.results_dir) == []
+
+
+def test_a_child_job_does_not_log_its_rounds_update_does():
+    from nasrl.cli import build_parser, cmd_train_child
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train-child", "--arch", "a.json", "--config", "c.yaml", "--out", "o",
+                                   "--tracking", "results/x/tracking/search.json"])
+    assert "tracking" not in inspect.getsource(cmd_train_child)
+    rule = (REPO / "workflow" / "rules" / "children.smk").read_text().split("rule train_child:")[1]
+    assert "tracking" not in rule.split("\nrule ")[0]
+    update = (REPO / "workflow" / "rules" / "search.smk").read_text().split("rule update_controller:")[1]
+    assert "--tracking {input.tracking}" in update.split("\nrule ")[0]
+
+
+def test_a_runs_batches_stay_within_mlflow_limits():
+    metrics, params = list(range(2500)), list(range(250))
+    batches = log_batches(metrics, params)
+    assert [m for batch, _ in batches for m in batch] == metrics and [p for _, batch in batches for p in batch] == params
+    assert all(len(p) <= MAX_PARAMS and len(m) + len(p) + 1 <= MAX_ENTRIES for m, p in batches)  # + the complete tag
+    assert log_batches([], []) == [([], [])]  # the completeness tag still gets its batch
+
+
+def test_one_client_per_store(tmp_path):
+    search = SearchRun(experiment="exp", results=str(tmp_path), uri=f"sqlite:///{tmp_path / 'a.db'}")
+    search.save(tmp_path / "s.json")
+    assert search.client is store.client(search.uri) is SearchRun.load(tmp_path / "s.json").client
+    assert store.client(f"sqlite:///{tmp_path / 'b.db'}") is not search.client
 
 
 def test_a_child_trained_by_an_earlier_search_is_linked_not_logged_again(tmp_path):

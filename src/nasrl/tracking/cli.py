@@ -6,8 +6,6 @@ import argparse
 import json
 from pathlib import Path
 
-from nasrl.layout import ResultsLayout
-
 TRACK_EPILOG = """\
 The store: --uri, else MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the working directory.
 Open the UI on it with:  mlflow ui --backend-store-uri sqlite:///mlflow.db
@@ -15,23 +13,9 @@ Open the UI on it with:  mlflow ui --backend-store-uri sqlite:///mlflow.db
 
 
 def cmd_start(a: argparse.Namespace) -> None:
-    from nasrl.tracking.state import SearchRun
-    from nasrl.tracking.store import resolve_uri
+    from nasrl.tracking.steps import search_started
 
-    results = ResultsLayout.of_tracking_state(a.out.resolve()).root
-    search = SearchRun(experiment=a.experiment, results=str(results), enabled=not a.off,
-                       uri=resolve_uri(a.uri) if not a.off else "", registered_model=a.registered_model)
-    if search.enabled:
-        from nasrl.tracking.search import start_search
-        from nasrl.tracking.sync import read_settings
-
-        try:
-            start_search(search, read_settings(results))
-        except Exception as err:  # the search goes on; its jobs' results are synced later
-            search.error = f"{type(err).__name__}: {str(err)[:500]}"
-            print(f"MLflow: the search run could not be created in {search.uri}: {search.error}; "
-                  f"{search.sync_hint()}")
-    search.save(a.out)
+    search = search_started(a.out, a.experiment, a.uri, a.registered_model, a.off)
     print(json.dumps({"uri": search.uri, "experiment_id": search.experiment_id, "run_id": search.run_id}))
 
 

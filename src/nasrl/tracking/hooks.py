@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from nasrl.tracking.state import SearchRun
+
+# MLflow logs every database error with its traceback before raising it, and urllib3 each
+# retry of a server that does not answer; a store retried for minutes would fill the job's
+# log with them. The failure is reported once, in one line.
+RETRY_LOGGERS = ("mlflow.store.db.utils", "urllib3.connectionpool")
 
 
 def after_job(state_file: str | Path | None, what: str, log: Callable[[SearchRun], object]) -> bool:
@@ -26,9 +33,29 @@ def after_job(state_file: str | Path | None, what: str, log: Callable[[SearchRun
               f"({search.error}); {search.sync_hint()}", file=sys.stderr)
         return False
     try:
-        log(search)
+        with retries_unlogged():
+            log(search)
         return True
     except Exception as err:  # a busy or unreachable store: the job's own files are already written
-        print(f"MLflow: {what} not logged to {search.uri}: {type(err).__name__}: {str(err)[:500]}; "
-              f"{search.sync_hint()}", file=sys.stderr)
+        print(f"MLflow: {what} not logged to {search.uri}: {describe(err)}; {search.sync_hint()}", file=sys.stderr)
         return False
+
+
+def describe(err: BaseException) -> str:
+    """The error's type and the first line of its message (a database error goes on with the
+    SQL statement and its parameters), so that a failure is one line of the job's log."""
+    lines = [line for line in str(err).splitlines() if line.strip()]
+    return f"{type(err).__name__}: {lines[0][:500] if lines else ''}"
+
+
+@contextmanager
+def retries_unlogged() -> Iterator[None]:
+    loggers = [logging.getLogger(name) for name in RETRY_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)

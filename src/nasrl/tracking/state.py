@@ -39,6 +39,14 @@ class SearchRun:
         write_json(path, asdict(self))
 
     @property
+    def client(self):
+        """The MlflowClient of this search's store (one per URI and process: see store.client);
+        looked up on each use, since sync may point the search at another store."""
+        from nasrl.tracking.store import client
+
+        return client(self.uri)
+
+    @property
     def results_dir(self) -> Path:
         return Path(self.results)
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 import random
 import time
-from pathlib import Path
 from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
 DEFAULT_URI = "sqlite:///mlflow.db"
@@ -45,8 +46,10 @@ def resolve_uri(configured: str | None = None) -> str:
     return uri
 
 
+@lru_cache(maxsize=16)
 def client(uri: str):
-    """An MlflowClient for ``uri`` (the tracking and the model registry store).
+    """The MlflowClient for ``uri`` (the tracking and the model registry store), built once
+    per URI in a process: every step of a job and every round of a sync share it.
 
     The process-wide URI stays untouched: ``mlflow.set_tracking_uri`` also exports
     ``MLFLOW_TRACKING_URI``, which every later subprocess (a whole search) would inherit.

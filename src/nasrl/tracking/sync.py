@@ -14,10 +14,12 @@ import yaml
 
 from nasrl.io import read_json, read_metrics, read_top
 from nasrl.layout import ResultsLayout
-from nasrl.tracking.runs import find_run
-from nasrl.tracking.search import finish_search, log_child, log_final_run, log_round, start_search
+from nasrl.tracking.children import log_missing_children
+from nasrl.tracking.round import log_round
+from nasrl.tracking.runs import complete_runs, find_run
+from nasrl.tracking.search import finish_search, log_final_run, start_search
 from nasrl.tracking.state import SearchRun
-from nasrl.tracking.store import client as make_client, resolve_uri, retrying
+from nasrl.tracking.store import resolve_uri, retrying
 
 
 def read_settings(results: Path) -> dict[str, dict[str, Any]]:
@@ -32,7 +34,7 @@ def ensure_search_run(search: SearchRun) -> bool:
         from mlflow.exceptions import MlflowException
 
         try:
-            retrying(make_client(search.uri).get_run, search.run_id)
+            retrying(search.client.get_run, search.run_id)
             return False
         except MlflowException as err:
             if err.error_code != "RESOURCE_DOES_NOT_EXIST":
@@ -43,12 +45,14 @@ def ensure_search_run(search: SearchRun) -> bool:
 
 
 def logged_round_steps(search: SearchRun) -> set[int]:
-    history = retrying(make_client(search.uri).get_metric_history, search.run_id, "mean_reward")
+    """The rounds whose metrics the search run holds: the mark of a round logged in full."""
+    history = retrying(search.client.get_metric_history, search.run_id, "mean_reward")
     return {m.step for m in history}
 
 
-def sync_rounds(search: SearchRun) -> list[str]:
-    """Every finished round's metrics and child runs; children of a round still in progress."""
+def sync_rounds(search: SearchRun, before: int | None = None) -> list[str]:
+    """Every finished round not logged yet (metrics and child runs), and the finished children
+    of a round still in progress; with ``before``, only the finished rounds before that one."""
     import pandas as pd
 
     layout, logged = search.layout, []
@@ -56,25 +60,29 @@ def sync_rounds(search: SearchRun) -> list[str]:
     for round_dir in sorted(layout.rounds_dir.glob("[0-9][0-9][0-9][0-9]")):
         index = int(round_dir.name)
         rewards = layout.rewards(index)
+        if before is not None and (index >= before or not rewards.exists()):
+            continue
         if rewards.exists() and index not in done_steps:
             stats_file = layout.controller_stats(index + 1)
             stats = read_json(stats_file) if stats_file.exists() else None
             logged += log_round(search, index, pd.read_parquet(rewards), stats)
         elif not rewards.exists():
-            logged += _sync_unfinished_round(search, round_dir, index)
+            logged += _sync_unfinished_round(search, index)
     return logged
 
 
-def _sync_unfinished_round(search: SearchRun, round_dir: Path, index: int) -> list[str]:
-    client, logged = make_client(search.uri), []
+def _sync_unfinished_round(search: SearchRun, index: int) -> list[str]:
+    """The children of a round in progress that finished training; the round's update adds
+    their reuse tags and the round's metrics later."""
     archs = search.layout.sampled(index)
     lines = archs.read_text(encoding="utf-8").splitlines() if archs.exists() else []
-    for sample in (json.loads(line) for line in lines if line.strip()):
-        done = search.layout.child_metrics(sample["key"]).exists()
-        if done and find_run(client, search, "child", sample["key"]) is None:
-            log_child(client, search, sample["key"], sample["arch"], index)
-            logged.append(sample["key"])
-    return logged
+    finished = {sample["key"]: sample["arch"] for sample in (json.loads(line) for line in lines if line.strip())
+                if search.layout.child_metrics(sample["key"]).exists()}
+    if not finished:
+        return []
+    known = complete_runs(search.client, search, "child", finished)
+    missing = {key: arch for key, arch in finished.items() if key not in known}
+    return log_missing_children(search.client, search, index, missing)
 
 
 def sync_final(search: SearchRun, register_model: bool = True) -> list[str]:
@@ -92,8 +100,7 @@ def sync_final(search: SearchRun, register_model: bool = True) -> list[str]:
             logged.append(metrics_file.parent.name)
     if layout.best.exists() and layout.headline.exists():
         best = read_json(layout.best)
-        client = make_client(search.uri)
-        if not retrying(client.get_metric_history, search.run_id, "best_search_reward"):
+        if not retrying(search.client.get_metric_history, search.run_id, "best_search_reward"):
             finish_search(search, read_json(layout.headline), best)
             logged.append("search results")
         if register_model and best.get("status") == "ok" and search.registered_model:
@@ -108,8 +115,11 @@ def _register(search: SearchRun, best: dict[str, Any]) -> list[str]:
     run_dir = Path(best["run"])
     if not run_dir.is_absolute():
         run_dir = search.results_dir.parents[1] / run_dir  # best.json paths are relative to the workflow root
-    key = read_metrics(run_dir).key
-    client = make_client(search.uri)
+    metrics = read_metrics(run_dir)
+    if metrics.get("surrogate"):  # a table lookup trained no network: there is no model to register
+        return []
+    key = metrics.key
+    client = search.client
     run = find_run(client, search, "final", key)
     name = search.registered_model
     # A version already registered from this run is not logged again; checked before the model is loaded.

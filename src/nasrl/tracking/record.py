@@ -1,0 +1,143 @@
+"""What one run holds (tags, params, metrics, artifacts), and writing it in four store calls.
+
+A record is built from the result files alone, so a run logged late (by a round's update or
+by ``nasrl track sync``) is the same as one logged at once. Writing it:
+
+1. ``create_run`` with every tag (parent, stage, key, round, status, ...);
+2. the artifacts, one folder uploaded at once (architecture.json, metrics.json);
+3. ``set_terminated`` (FINISHED, or FAILED for a failed or diverged child), before the mark:
+   a run marked complete is never left RUNNING;
+4. ``log_batch`` of params and metrics with the ``nasrl.complete`` tag: the mark comes last,
+   after everything else of the run is stored (MLflow writes a batch's tags after its params
+   and metrics), so a run found without it was cut short and is redone from scratch.
+
+A run with more than 100 params or about 1,000 metrics (MLflow's limits per batch) takes
+more batches before the last one.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nasrl.io import read_metrics
+from nasrl.tracking.params import flatten
+from nasrl.tracking.store import retrying
+
+COMPLETE = "nasrl.complete"
+FAILED_STATUSES = {"failed", "diverged"}
+MAX_PARAMS, MAX_ENTRIES = 100, 1000  # MLflow's limits per log_batch call
+
+
+@dataclass
+class RunRecord:
+    tags: dict[str, str]
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: list[tuple[str, float, int]] = field(default_factory=list)  # (name, value, step)
+    failed: bool = False
+    seconds: float = 0.0  # how long the job ran: the run's start is its end minus this
+    files: dict[str, str] = field(default_factory=dict)  # artifact name -> text
+
+    def write(self, client, experiment_id: str) -> str:
+        """Log the record as a new run; returns its id."""
+        from mlflow.entities import Metric, Param, RunTag
+
+        now = int(time.time() * 1000)
+        run = retrying(client.create_run, experiment_id, start_time=now - int(1000 * self.seconds),
+                       tags=self.tags, run_name=self.tags.get("mlflow.runName"))
+        run_id = run.info.run_id
+        if self.files:
+            write_artifacts(client, run.info.artifact_uri, self.files)
+        batches = log_batches([Metric(k, v, now, step) for k, v, step in self.metrics],
+                              [Param(k, v) for k, v in self.params.items()])
+        for metrics, params in batches[:-1]:
+            retrying(client.log_batch, run_id, metrics=metrics, params=params)
+        retrying(client.set_terminated, run_id, "FAILED" if self.failed else "FINISHED", end_time=now)
+        metrics, params = batches[-1]
+        retrying(client.log_batch, run_id, metrics=metrics, params=params, tags=[RunTag(COMPLETE, "true")])
+        return run_id
+
+
+def write_artifacts(client, artifact_uri: str, files: dict[str, str]) -> None:
+    """The files into the run's artifact folder in one upload. The repository comes from the
+    artifact URI that create_run returned: ``client.log_artifacts`` would first read the run
+    back from the store to learn it."""
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    repository = get_artifact_repository(artifact_uri, tracking_uri=client.tracking_uri)
+    with tempfile.TemporaryDirectory() as folder:
+        for name, text in files.items():
+            (Path(folder) / name).write_text(text, encoding="utf-8")
+        retrying(repository.log_artifacts, folder)
+
+
+def log_batches(metrics: list, params: list) -> list[tuple[list, list]]:
+    """(metrics, params) per log_batch call within MLflow's limits, keeping room in each for
+    the completeness tag; at least one (possibly empty) batch."""
+    batches = []
+    while metrics or params or not batches:
+        chunk, params = params[:MAX_PARAMS], params[MAX_PARAMS:]
+        room = MAX_ENTRIES - len(chunk) - 1
+        batches.append((metrics[:room], chunk))
+        metrics = metrics[room:]
+    return batches
+
+
+def read_curve(path: Path) -> list[dict[str, float]]:
+    if not path.exists():
+        return []
+    with open(path, newline="", encoding="utf-8") as f:
+        return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(f)]
+
+
+def summary_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    """The scalar results of a run: reward, best and last validation metric, times, size."""
+    names = {"reward": "reward", "best_val": f"best_{metrics.get('metric', 'val')}",
+             "last_val": f"last_{metrics.get('metric', 'val')}", "seconds": "seconds",
+             "setup_seconds": "setup_seconds", "params": "num_params", "conv_weights": "conv_weights"}
+    out = {name: float(metrics[k]) for k, name in names.items()
+           if isinstance(metrics.get(k), (int, float)) and not isinstance(metrics.get(k), bool)}
+    for name, value in (metrics.get("test") or {}).items():
+        out[name] = float(value)
+    return {k: v for k, v in out.items() if math.isfinite(v)}
+
+
+def result_record(run_dir: str | Path, arch: dict[str, Any], stage: str, parent_run_id: str,
+                  tags: dict[str, str], params: dict[str, Any] | None = None) -> RunRecord:
+    """The run of a result folder (metrics.json, curve.csv): params = the decisions (and
+    ``params``), metrics = the per-epoch curves and the summary, artifacts = both JSON files."""
+    run_dir = Path(run_dir)
+    metrics_text = (run_dir / "metrics.json").read_text(encoding="utf-8")
+    metrics = read_metrics(run_dir).raw
+    run_tags = {"mlflow.parentRunId": parent_run_id, "nasrl.stage": stage, "nasrl.key": metrics["key"],
+                "nasrl.arch_key": metrics.get("arch_key", ""), "nasrl.status": metrics["status"], **tags}
+    if metrics.get("error"):
+        run_tags["nasrl.error"] = str(metrics["error"])[:5000]
+    if metrics.get("surrogate") is True:  # its reward was looked up in a table, not trained for
+        run_tags["nasrl.surrogate"] = "true"
+    values = [(name, value, int(row.get("epoch", i)))
+              for i, row in enumerate(read_curve(run_dir / "curve.csv"))
+              for name, value in row.items() if name != "epoch" and math.isfinite(value)]
+    values += [(name, value, 0) for name, value in summary_metrics(metrics).items()]
+    files = {"architecture.json": json.dumps(arch, indent=2, sort_keys=True) + "\n", "metrics.json": metrics_text}
+    return RunRecord(tags=run_tags, params=flatten({**flatten(arch), **(params or {})}), metrics=values,
+                     failed=metrics["status"] in FAILED_STATUSES, seconds=float(metrics.get("seconds") or 0),
+                     files=files)
+
+
+def link_record(run_dir: str | Path, arch: dict[str, Any], parent_run_id: str, source_run_id: str,
+                tags: dict[str, str]) -> RunRecord:
+    """The small run of a child reused from an earlier search's results: its decisions and
+    reward, and a tag pointing to the run that trained it (which keeps the curves)."""
+    metrics = read_metrics(run_dir)
+    run_tags = {"mlflow.parentRunId": parent_run_id, "nasrl.stage": "child", "nasrl.key": metrics.key,
+                "nasrl.arch_key": metrics.get("arch_key", ""), "nasrl.status": metrics.status,
+                "nasrl.cache_hit": "true", "nasrl.source_run_id": source_run_id, **tags}
+    reward = [("reward", float(metrics.reward), 0)] if isinstance(metrics.reward, (int, float)) else []
+    return RunRecord(tags=run_tags, params=flatten(arch), metrics=reward)
