@@ -21,7 +21,7 @@ import torch
 
 from nasrl.spaces.presets import preset_architecture
 from nasrl.training.child import build_system, make_trainer, quiet_lightning
-from nasrl.training.config import ChildConfig
+from nasrl.settings import ChildConfig
 
 from common import RandomCifarShaped  # benchmarks/common.py
 

@@ -28,7 +28,7 @@ from nasrl.data import make_datamodule
 from nasrl.data.images import augment_batch
 from nasrl.models.cnn import CnnChild
 from nasrl.training.child import build_system, make_trainer, quiet_lightning
-from nasrl.training.config import ChildConfig
+from nasrl.settings import ChildConfig
 
 from common import RandomCifarShaped  # benchmarks/common.py
 

@@ -8,7 +8,7 @@ noisy training run per child; the report column is the 3-seed mean.
 
     python benchmarks/search_vs_random.py [--repeats 50] [--seed 0] [--out results/bench-macro]
 
-Seeds 0.. are used for the figures; the defaults were chosen on seeds 1000.. (see README).
+Seeds 0.. are used for the figures; the defaults were chosen on seeds 1000.. (see docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import torch
 
 from nasrl.search.bench import ResultsTable, run_bench, write_bench
 from nasrl.cli import build_parser
-from nasrl.spaces import load_space
+from nasrl.spaces.presets import preset_space
 
 HERE = Path(__file__).parent
 
@@ -38,7 +38,7 @@ def main() -> None:
     defaults = build_parser().parse_args(["bench", "--space", "-", "--table", "-", "--key-column", "-",
                                           "--reward-column", "-", "--budget", "1", "--out", "-"])
     config = {"lr": defaults.lr, "baseline_decay": defaults.baseline_decay, "entropy_weight": defaults.entropy_weight}
-    space = load_space(HERE / "nas_bench_macro_space.yaml")
+    space = preset_space("nas_bench_macro")
     table = ResultsTable(HERE / "data" / "nas-bench-macro-cifar10.csv", "arch", "test_acc_seed0", "mean_test_acc")
     start = time.perf_counter()
     curves, summary = run_bench(space, table, ["reinforce", "random"], max(args.budgets), args.repeats, args.seed,

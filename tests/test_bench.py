@@ -35,7 +35,7 @@ def bench_args(d, *extra):
 def test_bench_writes_curves_and_summary(bench_files, capsys):
     assert main(bench_args(bench_files, "--strategy", "reinforce", "--strategy", "random", "--eval-at", "10")) == 0
     curves = pd.read_csv(bench_files / "out" / "curves.csv", dtype={"key": str})
-    assert list(curves.columns) == ["strategy", "repeat", "step", "key", "reward", "best_so_far"]
+    assert list(curves.columns) == ["strategy", "repeat", "step", "round", "replica", "key", "reward", "best_so_far"]
     assert len(curves) == 2 * 3 * 20
     assert set(curves["strategy"]) == {"reinforce", "random"}
     table = pd.read_csv(bench_files / "table.csv", dtype={"arch": str}).set_index("arch")
@@ -87,3 +87,33 @@ def test_bench_help_explains_outputs():
     out = subprocess.run([sys.executable, "-m", "nasrl.cli", "bench", "--help"], capture_output=True, text=True, check=True).stdout
     for phrase in ("curves.csv", "summary.json", "--reward-transform", "top-1/5/15 unique", "--budget"):
         assert phrase in out
+
+
+def test_bench_runs_replicas_and_staleness_as_the_pipeline_does(bench_files):
+    """K = 2, s = 1: rounds of 2 x 4 samples, round r from controller r - 1; the last round is
+    cut at the budget; the search is still reproducible."""
+    args = bench_args(bench_files, "--strategy", "reinforce", "--batch-size", "4", "--replicas", "2",
+                      "--staleness", "1", "--lr", "1.0")
+    assert main(args) == 0
+    curves = pd.read_csv(bench_files / "out" / "curves.csv", dtype={"key": str})
+    run = curves[curves.repeat == 0]
+    assert list(run["round"]) == [0] * 8 + [1] * 8 + [2] * 4
+    assert list(run["replica"]) == [0] * 4 + [1] * 4 + [0] * 4 + [1] * 4 + [0] * 4
+    summary = json.loads((bench_files / "out" / "summary.json").read_text())
+    assert (summary["replicas"], summary["staleness"]) == (2, 1)
+    first = (bench_files / "out" / "curves.csv").read_text()
+    assert main(args) == 0
+    assert (bench_files / "out" / "curves.csv").read_text() == first
+    # rounds 0 and 1 both come from controller 0: the same samples as a synchronous K = 2 run's round 0,
+    # and round 1 of the synchronous run differs (it comes from the updated controller)
+    assert main(bench_args(bench_files, "--strategy", "reinforce", "--batch-size", "4", "--replicas", "2",
+                           "--lr", "1.0")) == 0
+    sync = pd.read_csv(bench_files / "out" / "curves.csv", dtype={"key": str})
+    sync = sync[sync.repeat == 0]
+    assert list(sync["key"][:8]) == list(run["key"][:8])
+    assert list(sync["key"][8:16]) != list(run["key"][8:16])
+
+
+def test_bench_rejects_bad_round_settings(bench_files, capsys):
+    assert main(bench_args(bench_files, "--replicas", "0")) == 1
+    assert "replicas: expected an integer >= 1, got 0" in capsys.readouterr().err

@@ -47,7 +47,7 @@ def test_describe_reports_space_depth_parameters_and_decisions(capsys):
     assert main(["describe", "src/nasrl/spaces/presets/rnn_nas_cell.json", "--input-size", "10", "--hidden-size", "4"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["space"] == "rnn_cell" and out["base"] == 8
-    assert out["params"] == 8 * 4 * (10 + 4)  # PAPER.md Sec. 6.3, no bias
+    assert out["params"] == 8 * 4 * (10 + 4)  # docs/paper.md Sec. 6.3, no bias
     assert out["decisions"]["cell_indices.new_memory"] == 12
 
 

@@ -1,7 +1,7 @@
 """The package's layers, read from its source: no import circle and no arrow upwards.
 
-Layers, bottom up: architecture, io, layout -> spaces, data -> search, models -> training ->
-tracking -> pipeline -> cli. The search never sees a network or a tracking call; models and
+Layers, bottom up: architecture, io, layout -> spaces, data -> settings -> search, models ->
+training -> tracking -> pipeline -> cli. The search never sees a network or a tracking call; models and
 data never log; tracking never imports training (it rebuilds a model from model.pt alone).
 Imports inside functions count too: a lazy import is still a dependency.
 """
@@ -15,11 +15,14 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "nasrl"
 
 # What each part may not import (besides itself).
 FORBIDDEN = {
-    "architecture": {"io", "layout", "spaces", "data", "search", "models", "training", "tracking", "pipeline", "cli"},
-    "io": {"layout", "spaces", "data", "search", "models", "training", "tracking", "pipeline", "cli"},
-    "layout": {"spaces", "data", "search", "models", "training", "tracking", "pipeline", "cli"},
-    "spaces": {"data", "search", "models", "training", "tracking", "pipeline", "cli"},
-    "data": {"spaces", "search", "models", "training", "tracking", "pipeline", "cli"},
+    "architecture": {"io", "layout", "spaces", "data", "settings", "search", "models", "training", "tracking",
+                     "pipeline", "cli"},
+    "io": {"layout", "spaces", "data", "settings", "search", "models", "training", "tracking", "pipeline", "cli"},
+    "layout": {"spaces", "data", "settings", "search", "models", "training", "tracking", "pipeline", "cli"},
+    "spaces": {"data", "settings", "search", "models", "training", "tracking", "pipeline", "cli"},
+    "data": {"spaces", "settings", "search", "models", "training", "tracking", "pipeline", "cli"},
+    # the settings models: every config section, its ranges and defaults, for all the parts above
+    "settings": {"data", "search", "models", "training", "tracking", "pipeline", "cli"},
     "search": {"data", "models", "training", "tracking", "pipeline", "cli"},
     "models": {"data", "search", "training", "tracking", "pipeline", "cli"},
     "training": {"search", "tracking", "pipeline", "cli"},

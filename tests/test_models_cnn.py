@@ -1,4 +1,4 @@
-"""CNN child builder: the Fig. 7 network's weight count and the compile rules (PAPER.md Sec. 2.3, 4)."""
+"""CNN child builder: the Fig. 7 network's weight count and the compile rules (docs/paper.md Sec. 2.3, 4)."""
 
 import pytest
 import torch

@@ -1,4 +1,4 @@
-"""Tree cell and language model: the NAS cell against its equations (PAPER.md Sec. 5.3, 6.2)."""
+"""Tree cell and language model: the NAS cell against its equations (docs/paper.md Sec. 5.3, 6.2)."""
 
 import random
 
@@ -31,7 +31,7 @@ def projections(cell, x, h):
 
 
 def nas_cell_equations(cell, x, state):
-    """PAPER.md Sec. 6.2 written out, as in TensorFlow's NASCell.call."""
+    """docs/paper.md Sec. 6.2 written out, as in TensorFlow's NASCell.call."""
     m_prev, c_prev = state
     (x0, x1, x2, x3, x4, x5, x6, x7), (h0, h1, h2, h3, h4, h5, h6, h7) = projections(cell, x, m_prev)
     l0, l1 = torch.sigmoid(x0 + h0), torch.relu(x1 + h1)
@@ -48,7 +48,7 @@ def nas_cell_equations(cell, x, state):
 
 
 def figure5_equations(cell, x, state):
-    """PAPER.md Sec. 5.3: the base-2 walk-through."""
+    """docs/paper.md Sec. 5.3: the base-2 walk-through."""
     h_prev, c_prev = state
     (w1x, w3x), (w2h, w4h) = projections(cell, x, h_prev)
     a0 = torch.tanh(w1x + w2h)
@@ -88,7 +88,7 @@ def test_figure5_cell_computes_its_walk_through(bias):
 def test_nas_cell_parameter_count_is_8h_times_inputs_plus_hidden():
     arch, _ = preset_architecture("rnn_nas_cell")
     cell = TreeCell(arch, input_size=6, hidden_size=5)
-    assert sum(p.numel() for p in cell.parameters()) == 8 * 5 * (6 + 5)  # PAPER.md Sec. 6.3
+    assert sum(p.numel() for p in cell.parameters()) == 8 * 5 * (6 + 5)  # docs/paper.md Sec. 6.3
 
 
 OPS = {"add": torch.add, "elem_mult": torch.mul, "max": torch.maximum}

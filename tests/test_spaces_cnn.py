@@ -21,7 +21,7 @@ def test_figure7_preset_is_in_the_v1_space_and_has_the_papers_weight_count():
     arch, space = preset_architecture("cnn_figure7")
     assert space.validate(arch) == arch
     assert len(arch["layers"]) == 15
-    assert conv_weights(arch) == 4_199_868  # Table 1: 4.2M (PAPER.md Sec. 4)
+    assert conv_weights(arch) == 4_199_868  # Table 1: 4.2M (docs/paper.md Sec. 4)
     # Fig. 7: the last layer reads L2, L7, L11, L12, L13 and the chain edge from L14 (1-based).
     assert arch["layers"][14]["inputs"] == [1, 6, 10, 11, 12, 13]
     consumed = {j for layer in arch["layers"] for j in layer["inputs"]}

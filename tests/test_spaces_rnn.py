@@ -16,7 +16,7 @@ def test_tree_numbers_leaves_first_and_the_root_last():
 def test_base8_space_has_34_controller_steps():
     space = preset_space("rnn_base8")
     steps = space.steps()
-    assert len(steps) == 15 * 2 + 2 + 2  # PAPER.md Sec. 5.4
+    assert len(steps) == 15 * 2 + 2 + 2  # docs/paper.md Sec. 5.4
     assert [s.name for s in steps[-4:]] == ["cell_inject.combination", "cell_inject.activation",
                                             "cell_indices.new_memory", "cell_indices.inject"]
     assert space.decision_kinds() == {"combination": 2, "activation": 4, "cell_index": 15}

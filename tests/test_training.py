@@ -9,7 +9,7 @@ from nasrl.cli import main
 from nasrl.models.cnn import CnnChild
 from nasrl.spaces.presets import preset_architecture
 from nasrl.training.child import train_child
-from nasrl.training.config import ChildConfig, load_child_config
+from nasrl.settings import ChildConfig, load_child_config
 from nasrl.training.rewards import RewardConfig, reward_from_curve
 
 SMALL_CNN = {"space": "cnn", "max_pool_after": [], "layers": [
@@ -122,8 +122,8 @@ def test_image_architecture_on_text_data_is_rejected(tmp_path):
 def test_config_errors_name_the_key(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("child:\n  epochs: 2\n  optimizer: {lr: fast}\n")
-    with pytest.raises(ValueError, match=r"child\.optimizer\.lr: expected a number, got 'fast'"):
+    with pytest.raises(ValueError, match=r"child\.optimizer\.lr: expected a number > 0, got 'fast'"):
         load_child_config(path)
     path.write_text("child:\n  epoch: 2\n")
-    with pytest.raises(ValueError, match=r"unknown key\(s\) \['epoch'\]"):
+    with pytest.raises(ValueError, match=r"child: unknown key 'epoch'"):
         load_child_config(path)

@@ -28,10 +28,10 @@ of the top-1/5/15 unique architectures found), at the budget and at each --eval-
 REINFORCE keeps the paper's minibatch of m = 8 architectures per update, but its default
 learning rate here is 0.01, not the paper's 6e-4: budgets of a few hundred samples give
 the controller ~60 updates instead of the paper's 1,600 (chosen on NAS-Bench-Macro with
-seeds 1000-1019; see the README).
+seeds 1000-1019; see docs/benchmarks.md).
 
 Example (NAS-Bench-Macro, 8 layers x 3 ops):
-  nasrl bench --space benchmarks/nas_bench_macro_space.yaml \\
+  nasrl bench --space nas_bench_macro \\
       --table benchmarks/data/nas-bench-macro-cifar10.csv --key-column arch \\
       --reward-column test_acc_seed0 --report-column mean_test_acc \\
       --strategy reinforce --strategy random --budget 500 --eval-at 100 \\
@@ -59,7 +59,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
     table = ResultsTable(args.table, args.key_column, args.reward_column, args.report_column, args.reward_transform)
     config = {"lr": args.lr, "baseline_decay": args.baseline_decay, "entropy_weight": args.entropy_weight}
     curves, summary = run_bench(space, table, args.strategy or ["reinforce", "random"], args.budget, args.repeats,
-                                args.seed, args.batch_size, config, args.eval_at)
+                                args.seed, args.batch_size, config, args.eval_at, args.replicas, args.staleness)
     write_bench(args.out, curves, summary)
     print(json.dumps({"out": str(args.out), "strategies": summary["strategies"]}, indent=2))
 
@@ -77,23 +77,19 @@ def cmd_describe(args: argparse.Namespace) -> None:
 
 
 def cmd_train_child(args: argparse.Namespace) -> None:
-    from nasrl.training.child import train_child
-    from nasrl.training.config import load_child_config
+    from nasrl.settings import load_child_config
 
-    config = load_child_config(args.config)
+    config = load_child_config(args.config, args.runtime)
     arch = read_json(args.arch)
-    metrics = train_child(arch, config, args.out, evaluate_test=args.test)
+    if config.surrogate is not None:  # a table lookup: no torch or Lightning import
+        from nasrl.training.surrogate import train_surrogate
+
+        metrics = train_surrogate(arch, config, args.out)
+    else:
+        from nasrl.training.child import train_child
+
+        metrics = train_child(arch, config, args.out, evaluate_test=args.test)
     print(json.dumps({k: metrics[k] for k in ("status", "reward", "best_val", "epochs", "seconds", "error")}))
-    if args.tracking is not None:
-        from nasrl.tracking.hooks import after_job
-
-        def log(search):
-            from nasrl.tracking.search import log_child
-            from nasrl.tracking.store import client
-
-            log_child(client(search.uri), search, metrics["key"], arch, args.round, args.out)
-
-        after_job(args.tracking, f"child {metrics['key']}", log)
 
 
 def cmd_presets(args: argparse.Namespace) -> None:
@@ -112,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="measure search strategies on a published results table (no training)",
                            epilog=BENCH_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    bench.add_argument("--space", required=True, type=Path, help="tabular space YAML: decisions and key template")
+    bench.add_argument("--space", required=True, help="tabular space: a preset name (nas_bench_macro) or a YAML file")
     bench.add_argument("--table", required=True, type=Path, help="results table (CSV)")
     bench.add_argument("--key-column", required=True, help="column holding the architecture keys")
     bench.add_argument("--reward-column", required=True, help="column the search is rewarded with")
@@ -126,6 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seed", type=int, default=0, help="seed of the first repeat (default: 0)")
     bench.add_argument("--eval-at", type=int, action="append", help="also summarise after this many samples")
     bench.add_argument("--batch-size", type=int, default=8, help="architectures per controller update, m (default: 8)")
+    bench.add_argument("--replicas", type=int, default=1,
+                       help="K: a round samples K batches of --batch-size and applies K updates (default: 1)")
+    bench.add_argument("--staleness", type=int, default=0,
+                       help="s: round r is sampled from controller r - s, as in the pipeline (default: 0)")
     bench.add_argument("--lr", type=float, default=0.01, help="controller Adam learning rate (default: 0.01)")
     bench.add_argument("--baseline-decay", type=float, default=0.95, help="EMA baseline decay per reward (default: 0.95)")
     bench.add_argument("--entropy-weight", type=float, default=0.0, help="entropy bonus, not in the paper (default: 0)")
@@ -154,10 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
                                        "(status failed|diverged, the failure reward) and exits 0.")
     train.add_argument("--arch", required=True, type=Path, help="architecture JSON file")
     train.add_argument("--config", required=True, type=Path, help="YAML config; its `child` section (or the whole file)")
+    train.add_argument("--runtime", type=Path, help="YAML of runtime settings (accelerator, threads) over --config's; "
+                                                    "they do not change the child's key")
     train.add_argument("--out", required=True, type=Path, help="output folder")
     train.add_argument("--test", action="store_true", help="also evaluate on the test split (final models only)")
-    train.add_argument("--tracking", type=Path, help="log the child as a run of this search (tracking/search.json)")
-    train.add_argument("--round", type=int, default=0, help="the round that sampled the child (an MLflow tag)")
     train.set_defaults(func=cmd_train_child)
 
     from nasrl.pipeline.cli import add_commands

@@ -23,8 +23,8 @@ rule train_child:
     input:
         arch=child_architecture,
         child=str(LAYOUT.settings("child")),
+        runtime=ancient(str(LAYOUT.settings("runtime"))),
         data=str(LAYOUT.data_summary),
-        tracking=ancient(TRACKING_STATE),
     output:
         str(LAYOUT.child_metrics("{key}")),
     log:
@@ -40,7 +40,6 @@ rule train_child:
         gpu=0,
     params:
         out=str(LAYOUT.child_dir("{key}")),
-        round=first_round,
     shell:
-        "nasrl train-child --arch {input.arch} --config {input.child} --out {params.out}"
-        " --tracking {input.tracking} --round {params.round} > {log} 2>&1"
+        "nasrl train-child --arch {input.arch} --config {input.child} --runtime {input.runtime}"
+        " --out {params.out} > {log} 2>&1"

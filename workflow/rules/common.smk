@@ -1,19 +1,29 @@
 # Helpers and input functions; the logic lives in the nasrl package.
 import json
+import sys
 from pathlib import Path
 
 import yaml
-from snakemake.utils import validate
 
 from nasrl.layout import ResultsLayout, round_name
+from nasrl.settings import settings_files, validate_workflow_config
 
-validate(config, "../schemas/config.schema.yaml")
+# The config is checked by the settings model (src/nasrl/settings/), the one description of
+# every key, and every default is filled in here. A bad key stops the run with one line:
+# sys.exit prints just the message, where an exception would add Snakemake's stack frames.
+try:
+    SETTINGS = validate_workflow_config(config)
+except ValueError as err:
+    sys.exit(f"invalid config: {err}")
+SETTINGS_FILES = settings_files(SETTINGS)
 
 EXPERIMENT = config["experiment"]
-LAYOUT = ResultsLayout.for_experiment(EXPERIMENT)  # every results path: src/nasrl/layout.py
+# Every results path: src/nasrl/layout.py.
+LAYOUT = ResultsLayout.for_experiment(EXPERIMENT)
 LOGS = f"logs/{EXPERIMENT}"
 ROUNDS = config["search"]["rounds"]
 TOP_K = config["final"]["top_k"]
+STALENESS = config["search"]["staleness"]
 TRACKING = config.get("tracking") or {}
 TRACKING_STATE = str(LAYOUT.tracking_state)
 
@@ -21,21 +31,19 @@ TRACKING_STATE = str(LAYOUT.tracking_state)
 wildcard_constraints:
     round=r"\d{4}",
     key=r"[0-9a-f]{16}",
-    section=r"search|child|final",
+    section=r"search|child|runtime|final",
     rank=r"\d+",
     point=r"\d+",
 
 
 def settings_section(wildcards):
-    """The config section written to settings/{section}.yaml."""
-    return config[wildcards.section]
+    """What settings/{section}.yaml holds (nasrl.settings.workflow.settings_files)."""
+    return SETTINGS_FILES[wildcards.section]
 
 
 def grid_size():
     """Number of points of the final retraining grid."""
-    from nasrl.pipeline.settings import FinalSettings
-
-    return len(FinalSettings.from_dict(config["final"]).points())
+    return len(SETTINGS.final.points())
 
 
 def sample_dir(round_index):
@@ -63,11 +71,6 @@ def child_architecture(wildcards):
     )
 
 
-def first_round(wildcards):
-    """The round that first sampled a child (its MLflow tag)."""
-    return int(Path(child_architecture(wildcards)).parent.parent.name)
-
-
 def tracking_start_args():
     """`nasrl track start` options from the config's tracking section."""
     if not TRACKING.get("enabled", True):
@@ -79,6 +82,16 @@ def tracking_start_args():
     if TRACKING.get("uri"):
         args += ["--uri", TRACKING["uri"]]
     return " ".join(args)
+
+
+def sampling_controller(wildcards):
+    """The controller that samples this round: round - staleness (controller 0 for the first)."""
+    return str(LAYOUT.controller(max(0, int(wildcards.round) - STALENESS)))
+
+
+def previous_sampling_controller(wildcards):
+    """The controller that sampled the round this update learns from."""
+    return str(LAYOUT.controller(max(0, int(wildcards.round) - 1 - STALENESS)))
 
 
 def previous_controller(wildcards):

@@ -23,6 +23,7 @@ rule retrain_final:
     input:
         top=str(LAYOUT.top),
         child=str(LAYOUT.settings("child")),
+        runtime=ancient(str(LAYOUT.settings("runtime"))),
         final=str(LAYOUT.settings("final")),
         tracking=ancient(TRACKING_STATE),
     output:
@@ -42,7 +43,7 @@ rule retrain_final:
         out=str(LAYOUT.final_run("{rank}", "{point}")),
     shell:
         "nasrl retrain --top {input.top} --rank {wildcards.rank} --point {wildcards.point}"
-        " --child {input.child} --final {input.final} --out {params.out}"
+        " --child {input.child} --runtime {input.runtime} --final {input.final} --out {params.out}"
         " --tracking {input.tracking} > {log} 2>&1"
 
 

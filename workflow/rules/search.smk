@@ -1,9 +1,13 @@
-# The controller's rounds (Zoph & Le 2017, Sec. 3.2): sample m children from controller r,
-# train them (children.smk), collect their rewards, update to controller r + 1.
+# The controller's rounds (Zoph & Le 2017, Sec. 3.2-3.3): sample K x m children (K replicas)
+# from controller r - s (staleness s), train them (children.smk), collect their rewards, and
+# apply the K replica updates to controller r, giving controller r + 1. With s >= 1 the next
+# rounds' children train while this round's slowest ones finish (nasrl.search.rounds).
 
 
 # Each config section in its own file, rewritten only when that section changes, so that
-# editing the final grid does not make trained children look out of date.
+# editing the final grid does not make trained children look out of date. The child section
+# is split: child.yaml holds what changes a child's result, runtime.yaml where it runs
+# (accelerator, threads), which the training rules read as ancient(): changing it retrains nothing.
 rule write_settings:
     output:
         str(LAYOUT.settings("{section}")),
@@ -17,7 +21,8 @@ rule write_settings:
 
 # The MLflow search run, one per search and child settings (a change to either starts a new
 # one). Jobs read the state file as an ancient() input: filling in a run id later
-# (`nasrl track sync`) must not make finished children look out of date.
+# (`nasrl track sync`) must not make finished steps look out of date. Child jobs do not log:
+# each round's update_controller logs the round's children in one process.
 rule start_tracking:
     input:
         search=str(LAYOUT.settings("search")),
@@ -57,7 +62,7 @@ rule init_controller:
 # runs alongside a round's sampling.
 checkpoint sample_architectures:
     input:
-        controller=str(LAYOUT.controller("{round}")),
+        controller=sampling_controller,
         search=str(LAYOUT.settings("search")),
         child=str(LAYOUT.settings("child")),
         data=str(LAYOUT.data_summary),
@@ -98,6 +103,7 @@ rule collect_rewards:
 rule update_controller:
     input:
         controller=previous_controller,
+        sampler=previous_sampling_controller,
         rewards=previous_rewards,
         search=str(LAYOUT.settings("search")),
         tracking=ancient(TRACKING_STATE),
@@ -114,7 +120,7 @@ rule update_controller:
         "../envs/nasrl.yaml"
     shell:
         "nasrl update-controller --search {input.search} --controller {input.controller}"
-        " --rewards {input.rewards} --out {output.controller} --stats {output.stats}"
+        " --sampler {input.sampler} --rewards {input.rewards} --out {output.controller} --stats {output.stats}"
         " --tracking {input.tracking} > {log} 2>&1"
 
 

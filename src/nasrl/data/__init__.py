@@ -1,6 +1,6 @@
 """Datasets for child training as LightningDataModules, looked up by name.
 
-CIFAR-10 (PAPER.md Sec. 3.1) and Penn Treebank (Sec. 7) are the paper's datasets and
+CIFAR-10 (docs/paper.md Sec. 3.1) and Penn Treebank (Sec. 7) are the paper's datasets and
 must be on disk; ``digits`` and ``pydoc_topics`` ship with the installed packages and
 stand in for them offline (smoke runs, tests, CPU-only machines).
 

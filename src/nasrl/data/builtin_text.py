@@ -1,4 +1,4 @@
-"""A built-in English corpus for offline language-model search (stand-in for PTB, PAPER.md Sec. 7).
+"""A built-in English corpus for offline language-model search (stand-in for PTB, docs/paper.md Sec. 7).
 
 The recurrent-cell search (Sec. 7.1) needs a word-level corpus; PTB must be fetched by
 hand, so smoke runs, tests and machines without network use this one instead.

@@ -1,4 +1,4 @@
-"""CIFAR-10 from the official python-pickle batches (PAPER.md Sec. 3.1).
+"""CIFAR-10 from the official python-pickle batches (docs/paper.md Sec. 3.1).
 
 Zoph & Le (2017) train each child on 45,000 images and reward it with its accuracy on
 5,000 validation images drawn at random from the 50,000 training images; the 10,000

@@ -1,6 +1,6 @@
 """scikit-learn's 8x8 handwritten digits as a tiny offline stand-in for CIFAR-10.
 
-A CNN search on CIFAR-10 (PAPER.md Sec. 3.1) needs the real archive and hours of GPU
+A CNN search on CIFAR-10 (docs/paper.md Sec. 3.1) needs the real archive and hours of GPU
 time per child. The 1,797 digit images ship inside scikit-learn
 (``sklearn.datasets.load_digits`` reads a file in the package, no download), so tests,
 smoke runs and CPU-only demos can exercise the same search-and-train loop in seconds.

@@ -1,6 +1,6 @@
 """In-memory image classification data with batched, on-device augmentation.
 
-Child CNNs in the search are trained as in Zoph & Le (2017), Sec. 3.1 of PAPER.md:
+Child CNNs in the search are trained as in Zoph & Le (2017), Sec. 3.1 of docs/paper.md:
 images are "whitened" (read here as per-channel mean/std normalisation, with the
 statistics taken from the training split only so no validation or test information
 leaks into training), then augmented by a random crop after padding ("upsample then

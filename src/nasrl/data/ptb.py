@@ -1,4 +1,4 @@
-"""Penn Treebank in Mikolov's preprocessed format (PAPER.md Sec. 7.1-7.4).
+"""Penn Treebank in Mikolov's preprocessed format (docs/paper.md Sec. 7.1-7.4).
 
 The NAS paper's language-model search and Table 2 use word-level PTB (10k words,
 Mikolov et al.'s split); Table 3 uses the character-level version. Nothing is

@@ -1,4 +1,4 @@
-"""Language-model data as batched BPTT streams (PAPER.md Sec. 7).
+"""Language-model data as batched BPTT streams (docs/paper.md Sec. 7).
 
 The RNN children are trained as in Zaremba et al. (2014), whose setup the paper keeps
 (Sec. 7.1, 7.4): each split is one long token stream, cut into ``batch_size`` contiguous

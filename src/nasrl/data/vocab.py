@@ -1,4 +1,4 @@
-"""Token vocabularies and line tokenisers for the language-model data (PAPER.md Sec. 7).
+"""Token vocabularies and line tokenisers for the language-model data (docs/paper.md Sec. 7).
 
 The PTB convention (Mikolov's ``simple-examples``, used by Zaremba et al. 2014 and by
 the NAS paper's Table 2) treats the corpus as one token stream in which every line end

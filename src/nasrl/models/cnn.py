@@ -2,7 +2,7 @@
 
 Every layer is conv -> batch norm -> ReLU (the paper names the three parts, not their
 order; conv -> BN -> ReLU is the usual reading, as in ENAS macro children). The paper's
-compile rules (PAPER.md Sec. 2.3) turn the skip connections into a network:
+compile rules (docs/paper.md Sec. 2.3) turn the skip connections into a network:
 
 1. a layer with no input (``inputs == []``) reads the image;
 2. every layer output no later layer consumes is concatenated and sent to the classifier;
@@ -10,7 +10,7 @@ compile rules (PAPER.md Sec. 2.3) turn the skip connections into a network:
    along channels (skip connections concatenate, they are not residual; Fig. 7).
 
 The classifier is global average pooling + one linear layer: the paper does not give it,
-but this head is the one under which the Fig. 7 network has its 4.2M weights (PAPER.md
+but this head is the one under which the Fig. 7 network has its 4.2M weights (docs/paper.md
 Sec. 4). Layers named in ``max_pool_after`` (the v3 net) are followed by a 2x2/2 max pool.
 
 Example::

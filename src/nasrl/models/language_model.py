@@ -1,7 +1,7 @@
 """The Penn Treebank child: a word-level language model on searched cells (Zoph & Le 2017, Sec. 4.2).
 
 During search each child is 2 layers of the sampled cell, regularised with embedding
-dropout and Gal-style variational dropout (PAPER.md Sec. 7.1); some final models tie the
+dropout and Gal-style variational dropout (docs/paper.md Sec. 7.1); some final models tie the
 input and output embeddings (Sec. 7.2). The paper gives no sizes or rates, so every
 default here is a placeholder to be set by the caller.
 

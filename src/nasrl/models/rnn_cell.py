@@ -3,14 +3,14 @@
 The cell is a full binary tree (``nasrl.spaces.rnn_cell``): leaf k computes
 act_k(comb_k(W_x_k x_t, W_h_k h_{t-1})), internal node ``base + j`` computes
 act(comb(left, right)) of its two children with no parameters, and the root (largest
-index) is h_t. The memory state follows the "cell indices" (PAPER.md Sec. 5.2): c_t is the
+index) is h_t. The memory state follows the "cell indices" (docs/paper.md Sec. 5.2): c_t is the
 pre-activation of node ``new_memory``; the output of node ``inject`` is replaced by
 inject_act(inject_comb(output, c_{t-1})) before its parent reads it.
 
-Parameters use the TensorFlow ``NASCell`` layout (PAPER.md Sec. 6.1): one input matrix
+Parameters use the TensorFlow ``NASCell`` layout (docs/paper.md Sec. 6.1): one input matrix
 [D_in -> base*H] and one recurrent matrix [H -> base*H], split into ``base`` chunks in leaf
 order; the optional bias sits on the recurrent product only. With the ``rnn_nas_cell``
-preset the cell computes exactly the equations of PAPER.md Sec. 6.2.
+preset the cell computes exactly the equations of docs/paper.md Sec. 6.2.
 """
 
 from __future__ import annotations

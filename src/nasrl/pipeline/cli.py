@@ -13,14 +13,14 @@ def _search(path):
     return load_search(path)
 
 
-def _child(path):
-    from nasrl.training.config import load_child_config
+def _child(path, runtime=None):
+    from nasrl.settings import load_child_config
 
-    return load_child_config(path)
+    return load_child_config(path, runtime)
 
 
 def _final(path):
-    from nasrl.pipeline.settings import FinalSettings, read_yaml
+    from nasrl.settings import FinalSettings, read_yaml
 
     return FinalSettings.from_dict(read_yaml(path))
 
@@ -51,28 +51,13 @@ def cmd_collect(a):
     print(json.dumps({"mean_reward": float(table["reward"].mean()), "children": len(table)}))
 
 
-def _track(a, what, log):
-    """Log to MLflow after the step's own files are written (see nasrl.tracking.hooks)."""
-    if a.tracking is not None:
-        from nasrl.tracking.hooks import after_job
-
-        after_job(a.tracking, what, log)
-
-
 def cmd_update(a):
     from nasrl.pipeline.rounds import update_controller
+    from nasrl.tracking.steps import round_finished
 
-    stats = update_controller(_search(a.search), a.controller, a.rewards, a.out, a.stats)
+    stats = update_controller(_search(a.search), a.controller, a.rewards, a.out, a.stats, sampler=a.sampler)
     print(json.dumps(stats))
-
-    def log(search):
-        import pandas as pd
-
-        from nasrl.tracking.search import log_round
-
-        log_round(search, stats["round"], pd.read_parquet(a.rewards), stats)
-
-    _track(a, f"round {stats['round']}", log)
+    round_finished(a.tracking, stats["round"], a.rewards, stats)
 
 
 def cmd_summarize(a):
@@ -97,29 +82,19 @@ def cmd_select_top(a):
 
 def cmd_retrain(a):
     from nasrl.pipeline.final import retrain
+    from nasrl.tracking.steps import final_run_finished
 
-    metrics = retrain(a.top, a.rank, a.point, _child(a.child), _final(a.final), a.out)
+    metrics = retrain(a.top, a.rank, a.point, _child(a.child, a.runtime), _final(a.final), a.out)
     print(json.dumps({k: metrics.get(k) for k in ("status", "rank", "point", "best_val")}))
-    if metrics["status"] != "skipped":
-        def log(search):
-            from nasrl.tracking.search import log_final_run
-
-            log_final_run(search, a.out, json.loads(a.top.read_text(encoding="utf-8"))[a.rank]["arch"])
-
-        _track(a, f"final run {a.rank}_{a.point}", log)
+    final_run_finished(a.tracking, a.out, a.top, a.rank)
 
 
 def cmd_report(a):
     from nasrl.pipeline.final import report
+    from nasrl.tracking.steps import report_written
 
     print(json.dumps(report(a.top, a.runs, a.history, a.experiment, a.best_out, a.metrics_out), indent=2))
-
-    def log(search):
-        from nasrl.tracking.sync import sync_final
-
-        print(json.dumps({"mlflow_logged_now": sync_final(search)}))
-
-    _track(a, "the final results and the best model", log)
+    report_written(a.tracking)
 
 
 TRACKING = (["--tracking"], {"type": Path, "help": "log to MLflow under this search (tracking/search.json)"})
@@ -143,7 +118,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     command("collect-rewards", cmd_collect, "pipeline: one round's rewards table (parquet)",
             (["--samples"], path), (["--children"], path), (["--strategy"], {"required": True}), (["--out"], path))
     command("update-controller", cmd_update, "pipeline: one controller update from a round's rewards",
-            (["--search"], path), (["--controller"], path), (["--rewards"], path), (["--out"], path), (["--stats"], path),
+            (["--search"], path), (["--controller"], path),
+            (["--sampler"], {"type": Path, "help": "the controller that sampled the round (default: --controller)"}),
+            (["--rewards"], path), (["--out"], path), (["--stats"], path),
             TRACKING)
     command("summarize", cmd_summarize, "pipeline: history.parquet and rewards per round",
             (["--rounds"], {"type": Path, "nargs": "+", "required": True}), (["--out"], path), (["--rounds-out"], path),
@@ -152,7 +129,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
             (["--history"], path), (["--k"], {"type": int, "required": True}), (["--out"], path))
     command("retrain", cmd_retrain, "pipeline: train one top architecture at one grid point",
             (["--top"], path), (["--rank"], {"type": int, "required": True}), (["--point"], {"type": int, "required": True}),
-            (["--child"], path), (["--final"], path), (["--out"], path), TRACKING)
+            (["--child"], path), (["--runtime"], {"type": Path, "help": "settings/runtime.yaml (accelerator, threads)"}),
+            (["--final"], path), (["--out"], path), TRACKING)
     command("report", cmd_report, "pipeline: best final run by validation, tested once",
             (["--top"], path), (["--runs"], {"type": Path, "nargs": "+", "required": True}), (["--history"], path),
             (["--experiment"], {"required": True}), (["--best-out"], path), (["--metrics-out"], path), TRACKING)

@@ -1,8 +1,10 @@
 """Tables of the search: one round's rewards, then the whole history (pandas, parquet).
 
 Columns of a round table and of ``history.parquet`` (one row per sampled child):
-round, index, key (child content key), arch_key, arch (canonical JSON), strategy, status,
-reward, metric, val (best validation metric), seconds, params; the history adds
+round, index, replica (which of the round's K controller replicas sampled it), controller
+(the index of the controller that sampled it: round - staleness), key (child content key),
+arch_key, arch (canonical JSON), strategy, status, reward, metric, val (best validation
+metric), seconds, params, surrogate (the reward came from a table); the history adds
 ``repeat`` (this child key was already sampled earlier in the search, so it was not
 trained again).
 """
@@ -17,8 +19,8 @@ import pandas as pd
 from nasrl.architecture import canonical_json
 from nasrl.io import read_metrics
 
-COLUMNS = ["round", "index", "key", "arch_key", "arch", "strategy", "status", "reward", "metric", "val",
-           "seconds", "params"]
+COLUMNS = ["round", "index", "replica", "controller", "key", "arch_key", "arch", "strategy", "status", "reward",
+           "metric", "val", "seconds", "params", "surrogate"]
 
 
 def read_sampled(sample_dir: str | Path) -> list[dict]:
@@ -33,10 +35,11 @@ def collect_rewards(sample_dir: str | Path, children_dir: str | Path, strategy: 
     for sample in read_sampled(sample_dir):
         metrics = read_metrics(Path(children_dir) / sample["key"]).raw
         rows.append({
-            "round": sample["round"], "index": sample["index"], "key": sample["key"], "arch_key": sample["arch_key"],
+            "round": sample["round"], "index": sample["index"], "replica": sample.get("replica", 0),
+            "controller": sample.get("controller", sample["round"]), "key": sample["key"], "arch_key": sample["arch_key"],
             "arch": canonical_json(sample["arch"]), "strategy": strategy, "status": metrics["status"],
             "reward": float(metrics["reward"]), "metric": metrics["metric"], "val": metrics["best_val"],
-            "seconds": metrics["seconds"], "params": metrics["params"],
+            "seconds": metrics["seconds"], "params": metrics["params"], "surrogate": bool(metrics.get("surrogate")),
         })
     table = pd.DataFrame(rows, columns=COLUMNS)
     table["val"] = table["val"].astype(float)

@@ -11,10 +11,17 @@ from pathlib import Path
 from typing import Any
 
 from nasrl.io import write_json
-from nasrl.training.config import ChildConfig
+from nasrl.settings import ChildConfig
 
 
 def prepare_dataset(child: ChildConfig, out: str | Path) -> dict[str, Any]:
+    if child.surrogate is not None:  # no data: the table is read (and its columns checked) once here
+        from nasrl.training.surrogate import SurrogateTable
+
+        table = SurrogateTable.load(child.surrogate)
+        summary = {"dataset": "surrogate", "table": child.surrogate.table, "rows": len(table.rows)}
+        write_json(out, summary)
+        return summary
     from nasrl.data import DATASET_KINDS, make_datamodule
 
     if child.dataset not in DATASET_KINDS:

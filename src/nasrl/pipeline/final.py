@@ -15,8 +15,8 @@ import pandas as pd
 
 from nasrl.io import read_metrics, read_top, write_json
 from nasrl.pipeline.collect import round_summary
-from nasrl.pipeline.settings import FinalSettings
-from nasrl.training.config import ChildConfig
+from nasrl.settings import FinalSettings
+from nasrl.settings import ChildConfig
 
 # nasrl.training.child (torch + Lightning, ~8 s to import) is imported inside retrain and
 # report only: select-top runs as its own process and needs pandas alone.
@@ -39,8 +39,6 @@ def select_top(history_path: str | Path, k: int, out: str | Path) -> list[dict[s
 def retrain(top_path: str | Path, rank: int, point: int, child: ChildConfig, final: FinalSettings,
             out_dir: str | Path) -> dict[str, Any]:
     """Train top architecture ``rank`` at grid point ``point`` (no test evaluation here)."""
-    from nasrl.training.child import train_child
-
     top = read_top(top_path)
     grid_point = final.points()[point]
     extra = {"rank": rank, "point": point, "grid": grid_point}
@@ -50,14 +48,19 @@ def retrain(top_path: str | Path, rank: int, point: int, child: ChildConfig, fin
         metrics = {"status": "skipped", "reason": f"only {len(top)} distinct architectures trained", **extra}
         write_json(out_dir / "metrics.json", metrics)
         return metrics
-    return train_child(top[rank]["arch"], final.child_config(child, grid_point), out_dir, extra=extra)
+    config = final.child_config(child, grid_point)
+    if config.surrogate is not None:
+        from nasrl.training.surrogate import train_surrogate
+
+        return train_surrogate(top[rank]["arch"], config, out_dir, extra=extra)
+    from nasrl.training.child import train_child
+
+    return train_child(top[rank]["arch"], config, out_dir, extra=extra)
 
 
 def report(top_path: str | Path, run_dirs: list[str | Path], history_path: str | Path, experiment: str,
            best_out: str | Path, metrics_out: str | Path) -> dict[str, Any]:
     """Pick the final run best on validation, test it once, write best.json and metrics.json."""
-    from nasrl.training.child import evaluate_test
-
     top = read_top(top_path)
     runs = []
     for run_dir in run_dirs:
@@ -79,7 +82,7 @@ def report(top_path: str | Path, run_dirs: list[str | Path], history_path: str |
     if runs:
         higher_is_better = runs[0][1]["metric"] == "val_acc"
         run_dir, metrics = (max if higher_is_better else min)(runs, key=lambda r: r[1]["best_val"])
-        test = evaluate_test(run_dir)
+        test = _evaluate_test(run_dir, metrics)
         best = {"status": "ok", "arch": top[metrics["rank"]]["arch"], "arch_key": top[metrics["rank"]]["arch_key"],
                 "rank": metrics["rank"], "grid": metrics["grid"], "metric": metrics["metric"],
                 "val": metrics["best_val"], "test": test, "run": str(run_dir), "search_reward": top[metrics["rank"]]["reward"]}
@@ -88,3 +91,13 @@ def report(top_path: str | Path, run_dirs: list[str | Path], history_path: str |
     write_json(best_out, best)
     write_json(metrics_out, headline)
     return headline
+
+
+def _evaluate_test(run_dir: Path, metrics: dict[str, Any]) -> dict[str, float]:
+    """The one test evaluation of the chosen run; a surrogate run has no network to test, so it
+    reports its table value under a name that says so."""
+    if metrics.get("surrogate"):
+        return {f"surrogate_{metrics['metric']}": float(metrics["best_val"])}
+    from nasrl.training.child import evaluate_test
+
+    return evaluate_test(run_dir)

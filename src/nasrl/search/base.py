@@ -40,23 +40,37 @@ class SearchStrategy(ABC):
         self.samples_seen = 0
         self.updates = 0
 
-    def ask(self, m: int) -> list[dict[str, Any]]:
-        """Sample the next ``m`` architectures (does not change the state)."""
+    def ask(self, m: int, offset: int | None = None) -> list[dict[str, Any]]:
+        """Sample ``m`` architectures (does not change the state).
+
+        ``offset`` is the number of samples of the whole search before these (default: the
+        samples this state has seen). It picks the random stream and the depth schedule's
+        step, so a stale controller (bounded staleness) or one of several replicas draws a
+        batch that depends only on (seed, offset) and its own weights.
+        """
         if m < 1:
             raise ValueError(f"ask: m must be >= 1, got {m}")
-        steps = self.space.steps(self.samples_seen)
-        generator = torch.Generator().manual_seed(derived_seed("sample", self.seed, self.samples_seen))
+        offset = self.samples_seen if offset is None else int(offset)
+        steps = self.space.steps(offset)
+        generator = torch.Generator().manual_seed(derived_seed("sample", self.seed, offset))
         rows = self._sample(steps, m, generator)
         return [self.space.decode(steps, row) for row in rows]
 
-    def tell(self, archs: list[dict[str, Any]], rewards: list[float]) -> dict[str, float]:
-        """Report the rewards of ``archs``; returns statistics of the update."""
+    def tell(self, archs: list[dict[str, Any]], rewards: list[float],
+             sampler: "SearchStrategy | None" = None) -> dict[str, float]:
+        """Report the rewards of ``archs``; returns statistics of the update.
+
+        ``sampler`` is the state that sampled ``archs`` when it is not this one (an older
+        controller under bounded staleness, or this round's controller for a later replica):
+        a learning strategy takes its gradient there and applies it here, as the paper's
+        asynchronous replicas apply gradients computed at the parameters they sampled with.
+        """
         if len(archs) != len(rewards) or not archs:
             raise ValueError(f"tell: need one reward per architecture, got {len(archs)} archs and {len(rewards)} rewards")
         rewards_t = torch.tensor([float(r) for r in rewards], dtype=torch.float64)
         if not torch.isfinite(rewards_t).all():
             raise ValueError(f"tell: rewards must be finite numbers, got {list(rewards)}")
-        stats = self._update(archs, rewards_t)
+        stats = self._update(archs, rewards_t, sampler)
         self.samples_seen += len(archs)
         self.updates += 1
         return {"mean_reward": float(rewards_t.mean()), "max_reward": float(rewards_t.max()), **stats}
@@ -66,8 +80,9 @@ class SearchStrategy(ABC):
         """``m`` rows of actions for ``steps``."""
 
     @abstractmethod
-    def _update(self, archs: list[dict[str, Any]], rewards: torch.Tensor) -> dict[str, float]:
-        """Learn from one batch of rewards."""
+    def _update(self, archs: list[dict[str, Any]], rewards: torch.Tensor,
+                sampler: "SearchStrategy | None") -> dict[str, float]:
+        """Learn from one batch of rewards (sampled by ``sampler``, or by this state if None)."""
 
     # --- state ------------------------------------------------------------------------------
 

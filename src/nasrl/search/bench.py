@@ -16,6 +16,7 @@ disagree, and no reward can stand in for a missing result.
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ import pandas as pd
 from nasrl.architecture import ArchitectureError
 from nasrl.spaces.tabular import TabularSpace
 from nasrl.search.registry import make_strategy
+from nasrl.search.rounds import RoundPlan, tell_round
 
 TOP_K = (1, 5, 15)
 TRANSFORMS = {"identity": lambda x: x, "cube": lambda x: x**3}  # cube: CIFAR-10 reward, Sec. 4.1
@@ -67,19 +69,42 @@ class ResultsTable:
 
 
 def run_strategy(name: str, space: TabularSpace, table: ResultsTable, budget: int, seed: int,
-                 batch_size: int, config: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """One search of ``budget`` samples; one row per sample."""
-    strategy = make_strategy(name, space, seed=seed, config=config)
+                 batch_size: int, config: dict[str, Any] | None, plan: RoundPlan | None = None) -> list[dict[str, Any]]:
+    """One search of ``budget`` samples; one row per sample (with its round and replica).
+
+    Rounds follow ``plan`` as the pipeline runs them: K replica batches of ``batch_size``
+    sampled from controller r - s, then K updates. The last round is cut at the budget.
+    """
+    plan = plan or RoundPlan(batch_size)
+    synchronous = plan.replicas == 1 and plan.staleness == 0
+    controllers = {0: make_strategy(name, space, seed=seed, config=config)}
     rows: list[dict[str, Any]] = []
     best = float("-inf")
+    round_index = 0
     while len(rows) < budget:
-        archs = strategy.ask(min(batch_size, budget - len(rows)))
-        keys = [space.table_key(a) for a in archs]
-        rewards = [table.lookup(k) for k in keys]
-        strategy.tell(archs, rewards)
-        for key, reward in zip(keys, rewards):
-            best = max(best, reward)
-            rows.append({"step": len(rows) + 1, "key": key, "reward": reward, "best_so_far": best})
+        sampler = controllers[plan.sampling_controller(round_index)]
+        batches = []
+        for replica in range(plan.replicas):
+            size = min(plan.children_per_replica, budget - len(rows) - replica * plan.children_per_replica)
+            if size < 1:
+                break
+            archs = sampler.ask(size, offset=plan.offset(round_index, replica))
+            keys = [space.table_key(a) for a in archs]
+            batches.append((archs, [table.lookup(k) for k in keys], keys, replica))
+        # The synchronous search updates its one state in place; otherwise controller r is kept
+        # for the rounds that will still sample from it.
+        current = controllers[round_index] if synchronous else copy.deepcopy(controllers[round_index])
+        tell_round(current, [(archs, rewards) for archs, rewards, _, _ in batches],
+                   None if synchronous else sampler)
+        for archs, rewards, keys, replica in batches:
+            for key, reward in zip(keys, rewards):
+                best = max(best, reward)
+                rows.append({"step": len(rows) + 1, "round": round_index, "replica": replica, "key": key,
+                             "reward": reward, "best_so_far": best})
+        round_index += 1
+        controllers[round_index] = current
+        for old in [r for r in controllers if r < plan.sampling_controller(round_index)]:
+            del controllers[old]
     return rows
 
 
@@ -114,19 +139,22 @@ def _mean_std(values: list[float]) -> dict[str, float]:
 
 def run_bench(space: TabularSpace, table: ResultsTable, strategies: list[str], budget: int, repeats: int,
               seed: int = 0, batch_size: int = 8, reinforce_config: dict[str, Any] | None = None,
-              eval_at: list[int] | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+              eval_at: list[int] | None = None, replicas: int = 1,
+              staleness: int = 0) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Run every strategy ``repeats`` times; returns (curves, summary)."""
     if budget < 1 or repeats < 1 or batch_size < 1:
         raise ValueError("budget, repeats and batch size must be >= 1")
     if not strategies:
         raise ValueError("give at least one strategy")
+    plan = RoundPlan(batch_size, replicas, staleness)
     records = []
     for name in dict.fromkeys(strategies):
         config = reinforce_config if name == "reinforce" else None
         for repeat in range(repeats):
-            for row in run_strategy(name, space, table, budget, seed + repeat, batch_size, config):
+            for row in run_strategy(name, space, table, budget, seed + repeat, batch_size, config, plan):
                 records.append({"strategy": name, "repeat": repeat, **row})
-    curves = pd.DataFrame.from_records(records, columns=["strategy", "repeat", "step", "key", "reward", "best_so_far"])
+    curves = pd.DataFrame.from_records(records, columns=["strategy", "repeat", "step", "round", "replica", "key", "reward",
+                                                         "best_so_far"])
     steps = sorted({s for s in (eval_at or []) if 1 <= s <= budget} | {budget})
     summary = {
         "space": space.spec,
@@ -135,6 +163,8 @@ def run_bench(space: TabularSpace, table: ResultsTable, strategies: list[str], b
         "repeats": repeats,
         "seed": seed,
         "batch_size": batch_size,
+        "replicas": replicas,
+        "staleness": staleness,
         "reinforce": reinforce_config or {},
         "strategies": summarize(curves, table, budget),
         "at_step": {str(s): summarize(curves, table, s) for s in steps},

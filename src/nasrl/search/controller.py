@@ -7,7 +7,7 @@ feeds the current layer with probability sigmoid(v^T tanh(W_prev h_j + W_curr h_
 h_j, h_i are the top LSTM outputs at the two anchor steps; the skips are independent
 Bernoulli draws and their log-probabilities enter REINFORCE unchanged.
 
-Choices the paper leaves open (PAPER.md Sec. 9), made here as in ENAS (Pham et al. 2018):
+Choices the paper leaves open (docs/paper.md Sec. 9), made here as in ENAS (Pham et al. 2018):
 the first input is a learned start vector; after an anchor step the next input is the mean
 of the chosen layers' anchor states, sum(skip * h_j) / (1 + sum(skip)) (zero when none).
 Temperature and a tanh logit constant (ENAS) are optional and off by default.

@@ -35,5 +35,5 @@ class RandomSearch(SearchStrategy):
                     rows[b].append(int(picks[b]))
         return rows
 
-    def _update(self, archs: list[dict[str, Any]], rewards: torch.Tensor) -> dict[str, float]:
+    def _update(self, archs: list[dict[str, Any]], rewards: torch.Tensor, sampler=None) -> dict[str, float]:
         return {}

@@ -18,45 +18,18 @@ temperature, a tanh logit constant and gradient-norm clipping.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import torch
 
 from nasrl.search.controller import Controller, actions_to_rows, rows_to_actions
+from nasrl.settings.search import ReinforceConfig  # the ``search.controller`` section
 from nasrl.spaces import SearchSpace
 from nasrl.spaces.steps import Action, Step
 from nasrl.search.base import SearchStrategy, derived_seed
 
 
 PAPER_LR = {"cnn": 6e-4, "rnn_cell": 5e-4}  # controller Adam learning rates, Sec. 4.1 and 4.2
-
-
-@dataclass
-class ReinforceConfig:
-    lr: float | None = None  # Adam; None: the paper's 6e-4 (CNN, Sec. 4.1) or 5e-4 (cells, Sec. 4.2)
-    baseline_decay: float = 0.95  # not in the paper; see module docstring
-    hidden_size: int = 35  # Sec. 4.1: 2-layer LSTM, 35 units
-    num_layers: int = 2
-    init_range: float = 0.08  # Sec. 4.1: uniform in [-0.08, 0.08]
-    entropy_weight: float = 0.0  # not in the paper (ENAS 1e-4)
-    temperature: float | None = None  # not in the paper (ENAS 5.0 for PTB)
-    tanh_constant: float | None = None  # not in the paper (ENAS 1.5-2.5)
-    grad_clip: float | None = None  # not in the paper
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any] | None) -> "ReinforceConfig":
-        values = dict(values or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"reinforce settings: unknown key(s) {unknown}; expected some of {sorted(known)}")
-        config = cls(**values)
-        if not 0.0 <= config.baseline_decay < 1.0:
-            raise ValueError(f"reinforce settings: baseline_decay must be in [0, 1), got {config.baseline_decay}")
-        if config.lr is not None and config.lr <= 0:
-            raise ValueError(f"reinforce settings: lr must be > 0, got {config.lr}")
-        return config
 
 
 class ReinforceSearch(SearchStrategy):
@@ -79,7 +52,7 @@ class ReinforceSearch(SearchStrategy):
         self.baseline: float | None = None
 
     def config_dict(self) -> dict[str, Any]:
-        return asdict(self.config)
+        return self.config.to_dict()
 
     def _sample(self, steps: list[Step], m: int, generator: torch.Generator) -> list[list[Action]]:
         with torch.no_grad():
@@ -113,14 +86,23 @@ class ReinforceSearch(SearchStrategy):
                 log_prob[i], entropy[i] = lp[j], ent[j]
         return torch.stack(log_prob), torch.stack(entropy)
 
-    def _update(self, archs: list[dict[str, Any]], rewards: torch.Tensor) -> dict[str, float]:
+    def _update(self, archs: list[dict[str, Any]], rewards: torch.Tensor,
+                sampler: "ReinforceSearch | None" = None) -> dict[str, float]:
         c = self.config
-        log_prob, entropy = self.score(archs)
+        # The policy gradient is taken at the parameters that sampled the batch (for a stale
+        # sample, an older controller's) and applied by this controller's optimizer.
+        scorer = self if sampler is None or sampler is self else sampler
+        log_prob, entropy = scorer.score(archs)
         baseline = float(rewards.mean()) if self.baseline is None else self.baseline
         advantage = (rewards - baseline).float()
         loss = -(advantage * log_prob).mean() - c.entropy_weight * entropy.mean()
         self.optimizer.zero_grad()
+        if scorer is not self:
+            scorer.controller.zero_grad(set_to_none=True)
         loss.backward()
+        if scorer is not self:
+            for own, taken in zip(self.controller.parameters(), scorer.controller.parameters(), strict=True):
+                own.grad = None if taken.grad is None else taken.grad.detach().clone()
         if c.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(self.controller.parameters(), c.grad_clip)
         self.optimizer.step()

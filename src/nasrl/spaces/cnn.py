@@ -19,7 +19,7 @@ come from the space spec, not from the controller.
 
 With ``always_connect_previous`` (default) layer i always reads layer i-1 and its anchor
 chooses among layers 0..i-2, the reading under which the discovered 15-layer network of
-Fig. 7 has its 4.2M weights (PAPER.md Sec. 2.2 and 4; ENAS macro search does the same).
+Fig. 7 has its 4.2M weights (docs/paper.md Sec. 2.2 and 4; ENAS macro search does the same).
 Without it the anchor chooses among all earlier layers 0..i-1.
 """
 

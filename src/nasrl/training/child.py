@@ -34,7 +34,7 @@ import torch
 from nasrl.architecture import content_key
 from nasrl.io import write_json
 from nasrl.models.saved import build_model, save_model
-from nasrl.training.config import ChildConfig, child_key
+from nasrl.settings import ChildConfig, child_key
 from nasrl.training.image_system import ImageClassifier
 from nasrl.training.lm_system import LanguageModelSystem
 from nasrl.training.rewards import reward_from_curve
@@ -130,7 +130,7 @@ def train_child(arch: dict[str, Any], config: ChildConfig, out_dir: str | Path, 
 
     ``extra`` fields (say, a final run's grid point) are stored in metrics.json too.
     """
-    start = time.perf_counter()
+    start, started_at = time.perf_counter(), time.time()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if config.threads:
@@ -175,6 +175,7 @@ def train_child(arch: dict[str, Any], config: ChildConfig, out_dir: str | Path, 
             if values:
                 metrics["last_val"] = values[-1]
         metrics["seconds"] = time.perf_counter() - start
+        metrics.update(started_at=started_at, finished_at=time.time())  # wall clock: slot utilization
         metrics["setup_seconds"] = timer.seconds
         write_curve(out_dir / "curve.csv", history)
         write_json(out_dir / "metrics.json", metrics)

@@ -4,7 +4,7 @@ Spaces (YAML): ``cnn_v1``, ``cnn_v2``, ``cnn_v3``, ``rnn_base8``, ``rnn_base8_ex
 ``rnn_base2``. Architectures (JSON), each with the space it lives in:
 
 - ``cnn_figure7``: the 15-layer CIFAR-10 network of Zoph & Le (2017) Fig. 7 / Appendix A
-  (4,199,868 convolution weights; edges recovered from the figure, PAPER.md Sec. 4).
+  (4,199,868 convolution weights; edges recovered from the figure, docs/paper.md Sec. 4).
 - ``rnn_nas_cell``: the discovered base-8 cell (Fig. 8; TensorFlow ``NASCell``).
 - ``rnn_figure5``: the base-2 example cell of Fig. 5.
 """
