@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from nasrl.pipeline.collect import collect_rewards, read_sampled
 from nasrl.pipeline.rounds import init_controller, sample_round, update_controller
@@ -155,3 +156,23 @@ def test_a_killed_stale_search_resumes_to_the_same_history(tmp_path, monkeypatch
         assert path.stat().st_mtime_ns == mtime, f"{path.parent.name} was trained again"
     reference = step_by_step(config, tmp_path / "reference", monkeypatch)
     pd.testing.assert_frame_equal(workflow_history(workdir)[COMPARED], reference[COMPARED])
+
+
+def test_changing_replicas_or_staleness_keeps_every_trained_child(tmp_path):
+    """Children are keyed by content, not by the search's shape: a search continued in the same
+    folder with other K and s retrains nothing it already has."""
+    config = surrogate_config(rounds=2, m=3, replicas=1, staleness=0)
+    workdir = make_workdir(tmp_path / "wf", config)
+    snakemake(workdir, "--cores", "4")
+    children = workdir / "results" / "scale" / "children"
+    trained = {p: p.stat().st_mtime_ns for p in children.glob("*/metrics.json")}
+    first_round = set(workflow_history(workdir).query("round == 0")["key"])
+    config["search"].update(replicas=2, staleness=1)
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))  # the same folder, new K and s
+    snakemake(workdir, "--cores", "4")
+    for path, mtime in trained.items():
+        assert path.stat().st_mtime_ns == mtime, f"{path.parent.name} was trained again"
+    history = workflow_history(workdir)
+    assert len(history) == 2 * 2 * 3 and set(history["replica"]) == {0, 1}
+    # replica 0 of round 0 draws the old round 0's stream: the same children, found already trained
+    assert set(history.query("round == 0 and replica == 0")["key"]) == first_round

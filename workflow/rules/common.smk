@@ -61,11 +61,15 @@ def round_children(wildcards):
 
 
 def child_architecture(wildcards):
-    """The architecture file of a child, from the first round that sampled it."""
+    """The architecture file of a child, from the first round that sampled it.
+
+    ancient: the file's content is fixed by the child key, so a round sampled again (the
+    search settings changed: more rounds, other replicas or staleness) rewrites an identical
+    file, which must not make a trained child look out of date."""
     for index in range(ROUNDS):
         path = Path(sample_dir(index)) / f"{wildcards.key}.json"
         if path.exists():
-            return str(path)
+            return ancient(str(path))
     raise ValueError(
         f"child {wildcards.key} was not sampled in any of the {ROUNDS} rounds"
     )
