@@ -1,16 +1,23 @@
 """The search through `snakemake --profile slurm` on a real one-node SLURM cluster (tests/slurm/).
 
-The cluster (slurmctld + slurmd with two fake GPUs) is started for this module and stopped
-after it; it needs root and apt. `pytest -m "not slurm"` deselects these tests.
+The cluster (slurmctld + slurmd with two fake GPUs, each divided into two shards) is started
+for this module and stopped after it; it needs root and apt. `pytest -m "not slurm"` deselects
+these tests.
 
 Every SLURM job pays a few seconds of queueing and status polling and the start-up of
-Snakemake inside the job, so one tiny search (2 rounds x 2 children) is scripted once and the
-tests read what it left: while it runs, a training job is cancelled with scancel (Snakemake must
-submit it again), then the run is interrupted as soon as one child has finished, and the same
-command is run again. The same search runs locally alongside, as the reference.
+Snakemake inside the job, so two small searches are scripted once each and the tests read what
+they left:
+- a tiny search (2 rounds x 2 children): while it runs, a training job is cancelled with
+  scancel (Snakemake must submit it again), then the run is interrupted as soon as one child
+  has finished, and the same command is run again. The same search runs locally alongside, as
+  the reference.
+- a surrogate search with overlapping rounds (K = 2 replicas x m = 2 children, staleness 1,
+  4 rounds), its children on GPU shards as the profile's comment describes: rounds overlap in
+  time, 4 children share the 2 GPUs, and the history is the step-by-step reference's.
 """
 
 import copy
+import json
 import os
 import re
 import shutil
@@ -21,8 +28,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from slurm.cluster import Cluster, ClusterUnavailable, profile_partition
+from test_scaleout import COMPARED, step_by_step, surrogate_config, workflow_history
 from test_workflow import BIN, DETERMINISTIC, REPO, TINY, history, make_workdir
 
 pytestmark = pytest.mark.slurm
@@ -32,6 +41,12 @@ SEARCH["search"]["children_per_round"] = 2
 SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+) \(log: \S*/slurm_logs/rule_(\w+?)/(?:(\w+)/)?\d+\.log\)")
 CLUSTER_RULES = {"prepare_data", "train_child", "retrain_final", "report"}
 TIMEOUT = 900  # seconds for one snakemake run; a run takes about 6 minutes on 2 busy cores
+# Rounds that overlap: round r + 1 is sampled from controller r (staleness 1), so its children
+# can train while round r's slowest finish. Surrogate children sleep FLOPs x 1e-7 s with a
+# log-normal spread (2 to 15 s for this seed): stragglers, yet a run of about 3 minutes.
+STALE = surrogate_config(rounds=4, m=2, replicas=2, staleness=1, seconds_column="flops",
+                         seconds_per_unit=1e-7, seconds_jitter=0.5)
+PROFILE_RUNTIME = "12:00:00"  # slurm/config.yaml: train_child runtime 720 minutes
 
 
 def start_snakemake(workdir: Path, log: Path, *args: str) -> subprocess.Popen:
@@ -81,11 +96,43 @@ def queue_empties(cluster: Cluster, timeout: float) -> bool:
     return True
 
 
-def gpus(cluster: Cluster, job_id: str) -> tuple[str | None, str | None]:
-    """The GPUs a job asked for (TresPerJob) and was given (JOB_GRES), from `scontrol show job -d`."""
+def job_fields(cluster: Cluster, job_id: str, *fields: str) -> tuple[str | None, ...]:
+    """Fields of `scontrol show job -d` (None where absent or null)."""
     details = cluster.run("scontrol", "show", "job", "-d", job_id)
-    found = [re.search(rf"{field}=(\S+)", details) for field in ("TresPerJob", "JOB_GRES")]
-    return tuple(None if m is None or m.group(1) == "(null)" else m.group(1) for m in found)
+    found = [re.search(rf"\b{field}=(\S+)", details) for field in fields]
+    return tuple(None if m is None or m.group(1) in ("(null)", "Unknown") else m.group(1) for m in found)
+
+
+def gpus(cluster: Cluster, job_id: str) -> tuple[str | None, str | None]:
+    """The GPUs a job asked for (TresPerJob) and was given (JOB_GRES)."""
+    return job_fields(cluster, job_id, "TresPerJob", "JOB_GRES")
+
+
+def job_span(cluster: Cluster, job_id: str) -> tuple[float, float]:
+    """When a finished job started and ended (seconds since the epoch; SLURM keeps whole seconds)."""
+    start, end = job_fields(cluster, job_id, "StartTime", "EndTime")
+    return tuple(time.mktime(time.strptime(value, "%Y-%m-%dT%H:%M:%S")) for value in (start, end))
+
+
+def most_at_once(spans: list[tuple[float, float]]) -> int:
+    """The most intervals open at one time; one ending when another starts does not count as both."""
+    events = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    running = peak = 0
+    for _, step in events:  # at equal times the ends (-1) sort first
+        running += step
+        peak = max(peak, running)
+    return peak
+
+
+def share_gpus(profile: Path) -> None:
+    """Edit a copy of the profile as its comment describes for GPU sharding: train_child asks
+    for one GPU shard (`gres: "shard:1"`) instead of a GPU."""
+    settings = yaml.safe_load(profile.read_text())
+    child = settings["set-resources"]["train_child"]
+    for key in ("gpu", "gpu_model"):
+        child.pop(key, None)
+    child["gres"] = "shard:1"
+    profile.write_text(yaml.safe_dump(settings))
 
 
 @pytest.fixture(scope="module")
@@ -144,6 +191,8 @@ def test_every_child_trains_as_a_slurm_job_with_a_gpu(cluster, run):
     for job_id, rule, wildcards in submitted:
         assert known[job_id]["comment"] == f"rule_{rule}" + (f"_wildcards_{wildcards}" if wildcards else "")
         requested, held = gpus(cluster, job_id)
+        if rule == "train_child":  # the profile's runtime, not children.smk's 60 minutes
+            assert job_fields(cluster, job_id, "TimeLimit") == (PROFILE_RUNTIME,), job_id
         if rule in ("train_child", "retrain_final"):
             assert requested == "gres:gpu:1", job_id  # sbatch --gpus=1
             if known[job_id]["state"] == "COMPLETED":
@@ -180,3 +229,53 @@ def test_an_interrupted_run_resumes_without_training_finished_children_again(clu
     resubmitted = {wildcards for _, rule, wildcards in submissions(run["logs"][1]) if rule == "train_child"}
     assert not resubmitted & set(run["finished_before"])
     assert run["drained"]
+
+
+@pytest.fixture(scope="module")
+def stale(cluster, tmp_path_factory):
+    """The surrogate search with overlapping rounds, its children on GPU shards (profile copy)."""
+    base = tmp_path_factory.mktemp("slurm-stale")
+    workdir = make_workdir(base / "slurm", STALE)
+    shutil.copytree(REPO / "slurm", workdir / "slurm")
+    share_gpus(workdir / "slurm" / "config.yaml")
+    log = base / "snakemake.log"
+    started = time.time()
+    finish(start_snakemake(workdir, log, "--profile", "slurm"), log)
+    print(f"\nSLURM surrogate search, 4 overlapping rounds on GPU shards: {time.time() - started:.0f} s")
+    children = {key: job_id for job_id, rule, key in submissions(log) if rule == "train_child"}  # the last job per key
+    return dict(workdir=workdir, log=log, children=children)
+
+
+def test_a_stale_search_on_slurm_trains_the_next_round_while_a_round_finishes(cluster, stale):
+    table = workflow_history(stale["workdir"])
+    trained = table[~table["repeat"]]  # a child sampled again is trained once, for its first round
+    spans = {}
+    for key in trained["key"]:
+        metrics = json.loads((stale["workdir"] / "results" / "scale" / "children" / key / "metrics.json").read_text())
+        spans[key] = (metrics["started_at"], metrics["finished_at"])
+        # the child's own clock lies within its SLURM job's (whole seconds)
+        start, end = job_span(cluster, stale["children"][key])
+        assert start - 1 <= metrics["started_at"] <= metrics["finished_at"] <= end + 1, key
+    rounds = trained.assign(start=[spans[k][0] for k in trained["key"]], end=[spans[k][1] for k in trained["key"]])
+    bounds = rounds.groupby("round").agg(first_start=("start", "min"), last_end=("end", "max"))
+    overlapping = [r for r in bounds.index if r + 1 in bounds.index
+                   and bounds.loc[r + 1, "first_start"] < bounds.loc[r, "last_end"]]
+    print(f"\nrounds r whose successor started before r's last child ended: {overlapping}")
+    assert overlapping
+
+
+def test_a_stale_search_on_slurm_gives_the_step_by_step_history(stale, tmp_path, monkeypatch):
+    table = workflow_history(stale["workdir"])
+    assert len(table) == 4 * 2 * 2 and (table["status"] == "ok").all() and table["surrogate"].all()
+    reference = step_by_step(STALE, tmp_path, monkeypatch)
+    pd.testing.assert_frame_equal(table[COMPARED], reference[COMPARED])
+
+
+def test_children_on_gpu_shards_share_the_gpus(cluster, stale):
+    """With 2 shards per GPU, 4 children run at once on the 2 fake GPUs, each holding a shard
+    and no whole GPU."""
+    for job_id in stale["children"].values():
+        assert job_fields(cluster, job_id, "TresPerNode", "TresPerJob", "JOB_GRES") == (
+            "gres:shard:1", None, "shard:1"), job_id
+    shards = cluster.gpus * cluster.shards_per_gpu
+    assert most_at_once([job_span(cluster, job_id) for job_id in stale["children"].values()]) == shards == 4

@@ -5,10 +5,12 @@
 
 Needs root and apt (Debian): it installs slurmctld, slurmd, slurm-client and munge when they
 are missing, starts munged as the munge user unless one already answers, and runs slurmctld
-and slurmd in the foreground (there is no systemd to start them). Config, state, logs and the
-fake GPU devices all live in DIR. /etc/slurm/slurm.conf is a link to DIR's config while the
-cluster runs: the plugin's job step drops SLURM_CONF before calling srun inside a job, so the
-default path is the one every SLURM command can find. A real config there is never replaced.
+and slurmd in the foreground (there is no systemd to start them). The node has two fake GPUs,
+each divided into two shards (gres/shard), and at least 8 CPUs whatever the machine has.
+Config, state, logs and the fake GPU devices all live in DIR. /etc/slurm/slurm.conf is a link
+to DIR's config while the cluster runs: the plugin's job step drops SLURM_CONF before calling
+srun inside a job, so the default path is the one every SLURM command can find. A real config
+there is never replaced.
 """
 
 import getpass
@@ -66,21 +68,29 @@ def ensure_packages() -> None:
         raise ClusterUnavailable(f"`{' '.join(install)}` failed: {done.stderr[-1500:]}; {DESELECT}")
 
 
-def node_hardware() -> tuple[str, int]:
-    """CPUs and topology as slurmd sees them (a mismatch drains the node), and RealMemory."""
+def node_hardware(cpus: int | None = None) -> tuple[str, int]:
+    """CPUs and topology as slurmd sees them, and RealMemory. With `cpus` above the machine's
+    count, the node offers that many (one socket, one thread per core): slurm.conf sets
+    config_overrides, so slurmd accepts a node described larger than it is."""
     line = subprocess.run(["slurmd", "-C"], capture_output=True, text=True, check=True).stdout.splitlines()[0]
     fields = dict(item.split("=", 1) for item in line.split())
     memory = int(fields.pop("RealMemory"))
     fields.pop("NodeName")
+    if cpus and cpus > int(fields["CPUs"]):
+        fields = {"CPUs": cpus, "Boards": 1, "SocketsPerBoard": 1, "CoresPerSocket": cpus, "ThreadsPerCore": 1}
     return " ".join(f"{k}={v}" for k, v in fields.items()), memory
 
 
 class Cluster:
     """slurmctld + slurmd (+ munged when none runs) started from a scratch folder."""
 
-    def __init__(self, scratch: Path, partition: str = "gpu", gpu_type: str = "fake", gpus: int = 2):
+    def __init__(self, scratch: Path, partition: str = "gpu", gpu_type: str = "fake", gpus: int = 2,
+                 shards_per_gpu: int = 2, cpus: int = 8):
+        """`cpus`: the node offers at least this many CPUs, whatever the machine has, so that as
+        many jobs as the GPU shards allow can run at once on a 2-core machine (they mostly sleep)."""
         self.scratch = Path(scratch).resolve()
         self.partition, self.gpu_type, self.gpus = partition, gpu_type, gpus
+        self.shards_per_gpu, self.cpus = shards_per_gpu, cpus
         self.conf = self.scratch / "slurm.conf"
         self.processes: dict[str, subprocess.Popen] = {}
 
@@ -120,13 +130,21 @@ class Cluster:
             device = self.scratch / "dev" / f"nvidia{index}"
             if not device.exists():
                 os.mknod(device, 0o666 | 0o020000, os.makedev(1, 3))
-        hardware, memory = node_hardware()
-        values = dict(host=socket.gethostname().split(".")[0], ctld_port=free_port(), slurmd_port=free_port(),
+        hardware, memory = node_hardware(self.cpus)
+        host = socket.gethostname().split(".")[0]
+        values = dict(host=host, ctld_port=free_port(), slurmd_port=free_port(),
                       scratch=self.scratch, hardware=hardware, memory=memory, partition=self.partition,
-                      gpu_type=self.gpu_type, gpus=self.gpus, last_gpu=self.gpus - 1)
+                      gpu_type=self.gpu_type, gpus=self.gpus, last_gpu=self.gpus - 1,
+                      shards=self.gpus * self.shards_per_gpu, shard_lines=self.shard_lines(host))
         for name in ("slurm.conf", "gres.conf"):
             template = string.Template((HERE / f"{name}.in").read_text())
             (self.scratch / name).write_text(template.substitute(values))
+
+    def shard_lines(self, host: str) -> str:
+        """gres.conf lines giving each fake GPU its shards: one line per device, since a shard
+        line names the device it divides and Count is that device's number of shards."""
+        return "\n".join(f"NodeName={host} Name=shard Count={self.shards_per_gpu} File={self.scratch}/dev/nvidia{index}"
+                         for index in range(self.gpus))
 
     def link_config(self) -> None:
         if SYSTEM_CONF.exists() and not SYSTEM_CONF.is_symlink():
