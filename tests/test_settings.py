@@ -148,3 +148,10 @@ def test_changing_where_children_run_rewrites_only_the_runtime_settings(tmp_path
     for rules in ("children.smk", "final.smk"):
         text = (REPO / "workflow" / "rules" / rules).read_text()
         assert 'runtime=ancient(str(LAYOUT.settings("runtime")))' in text and "--runtime {input.runtime}" in text
+
+
+@pytest.mark.parametrize("name", ["", ".", "..", ".hidden", "a/b", "../etc"])
+def test_an_experiment_name_must_be_one_folder_inside_results(name):
+    with pytest.raises(ValueError, match=r"^experiment: expected a string matching .*, got "):
+        validate_workflow_config({"experiment": name, "search": {"space": "cnn_v1"}})
+    assert validate_workflow_config({"experiment": "run-2.b_1", "search": {"space": "cnn_v1"}})

@@ -30,7 +30,9 @@ class TrackingSettings(Section):
 
 
 class WorkflowConfig(Section):
-    experiment: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]  # names results/{experiment}/, logs/{experiment}/
+    # Names results/{experiment}/ and logs/{experiment}/: one folder name, so no "/", and no
+    # leading dot ("." and ".." would write beside or above the results folder).
+    experiment: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")]
     search: SearchSettings
     child: ChildConfig = Field(default_factory=ChildConfig)
     final: FinalSettings = Field(default_factory=FinalSettings)
