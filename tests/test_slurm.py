@@ -42,10 +42,11 @@ SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+) \(log: \S*/slurm_logs/
 CLUSTER_RULES = {"prepare_data", "train_child", "retrain_final", "report"}
 TIMEOUT = 900  # seconds for one snakemake run; a run takes about 6 minutes on 2 busy cores
 # Rounds that overlap: round r + 1 is sampled from controller r (staleness 1), so its children
-# can train while round r's slowest finish. Surrogate children sleep FLOPs x 1e-7 s with a
-# log-normal spread (2 to 15 s for this seed): stragglers, yet a run of about 3 minutes.
+# can train while round r's slowest finish. Surrogate children sleep FLOPs x 3e-7 s with a
+# log-normal spread (about 6 to 45 s): a round's stragglers outlast the next round's sampling
+# (a process that imports torch, seconds on a busy machine), yet the run stays a few minutes.
 STALE = surrogate_config(rounds=4, m=2, replicas=2, staleness=1, seconds_column="flops",
-                         seconds_per_unit=1e-7, seconds_jitter=0.5)
+                         seconds_per_unit=3e-7, seconds_jitter=0.5)
 PROFILE_RUNTIME = "12:00:00"  # slurm/config.yaml: train_child runtime 720 minutes
 
 
