@@ -7,19 +7,12 @@ import torch
 
 from nasrl.search.registry import make_strategy
 from nasrl.search.rounds import RoundPlan, ask_round, tell_round
-from nasrl.spaces import build_space
-
-TARGET = "310204"
+from test_reinforce import reward, synthetic_space  # noqa: F401 (a fixture): 6 decisions x 5 choices
 
 
 @pytest.fixture
-def space():
-    return build_space({"type": "tabular", "key": "".join(f"{{d{i}}}" for i in range(6)),
-                        "decisions": [{"name": f"d{i}", "choices": list("01234")} for i in range(6)]})
-
-
-def reward(space, arch):
-    return sum(a == b for a, b in zip(space.table_key(arch), TARGET)) / len(TARGET)
+def space(synthetic_space):
+    return synthetic_space
 
 
 def run_rounds(space, plan, rounds, strategy="reinforce", seed=0, config=None):
