@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from nasrl.architecture import ArchitectureError
+from nasrl.architecture import read_json
 
 
 @contextmanager
@@ -45,17 +45,6 @@ def write_json(path: str | Path, value: Any) -> None:
 def write_text(path: str | Path, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
-
-
-def read_json(path: str | Path, what: str = "result") -> Any:
-    """A JSON file; a missing or malformed file is one clear error naming it."""
-    path = Path(path)
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ArchitectureError(f"{what} file not found: {path}") from None
-    except json.JSONDecodeError as err:
-        raise ArchitectureError(f"{what} file {path} is not valid JSON (line {err.lineno}: {err.msg})") from None
 
 
 def finite(value: Any) -> Any:

@@ -12,7 +12,8 @@ from typing import Any
 
 import yaml
 
-from nasrl.io import read_json, read_metrics, read_top
+from nasrl.architecture import read_json
+from nasrl.io import read_metrics, read_top
 from nasrl.layout import ResultsLayout
 from nasrl.tracking.children import log_missing_children
 from nasrl.tracking.round import log_round
@@ -64,7 +65,7 @@ def sync_rounds(search: SearchRun, before: int | None = None) -> list[str]:
             continue
         if rewards.exists() and index not in done_steps:
             stats_file = layout.controller_stats(index + 1)
-            stats = read_json(stats_file) if stats_file.exists() else None
+            stats = read_json(stats_file, "controller stats") if stats_file.exists() else None
             logged += log_round(search, index, pd.read_parquet(rewards), stats)
         elif not rewards.exists():
             logged += _sync_unfinished_round(search, index)
@@ -99,9 +100,9 @@ def sync_final(search: SearchRun, register_model: bool = True) -> list[str]:
         if new:
             logged.append(metrics_file.parent.name)
     if layout.best.exists() and layout.headline.exists():
-        best = read_json(layout.best)
+        best = read_json(layout.best, "best run")
         if not retrying(search.client.get_metric_history, search.run_id, "best_search_reward"):
-            finish_search(search, read_json(layout.headline), best)
+            finish_search(search, read_json(layout.headline, "headline metrics"), best)
             logged.append("search results")
         if register_model and best.get("status") == "ok" and search.registered_model:
             logged += _register(search, best)
