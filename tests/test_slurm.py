@@ -50,11 +50,19 @@ STALE = surrogate_config(rounds=4, m=2, replicas=2, staleness=1, seconds_column=
 PROFILE_RUNTIME = "12:00:00"  # slurm/config.yaml: train_child runtime 720 minutes
 
 
+def answer_ctrl_c() -> None:
+    """Give the child process the default SIGINT handling. A shell without job control starts
+    background commands (`pytest &`, nohup) with SIGINT ignored, Python keeps an inherited
+    SIG_IGN, and Snakemake would then never see the Ctrl-C the interrupt test sends."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_snakemake(workdir: Path, log: Path, *args: str) -> subprocess.Popen:
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
     with open(log, "w") as out:  # a file, not a pipe: nobody reads while the run goes on
         return subprocess.Popen([f"{BIN}/snakemake", *args], cwd=workdir, env=env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+                                stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=answer_ctrl_c)
 
 
 def finish(process: subprocess.Popen, log: Path) -> None:
@@ -170,6 +178,7 @@ def run(cluster, tmp_path_factory):
     wait_for(lambda: "(Rule: train_child)" in first_log.read_text(), "Snakemake to see a child finish")
     first.send_signal(signal.SIGINT)  # Ctrl-C: Snakemake cancels its running jobs and stops
     first.wait(120)
+    interrupted = "Terminating processes on user request" in first_log.read_text()
     # Snakemake cancels the jobs it had running when interrupted: none is left in the queue.
     drained = queue_empties(cluster, timeout=60)
     finished_before = {p.parent.name: p.stat().st_mtime_ns for p in children.glob("*/metrics.json")}
@@ -179,7 +188,8 @@ def run(cluster, tmp_path_factory):
     finish(reference, base / "local.log")
     print(f"\nSLURM search with a cancelled job and a restart: {time.time() - started:.0f} s")
     return dict(workdir=workdir, local=local, logs=(first_log, second_log), cancelled=cancelled,
-                finished_before=finished_before, history_before=history_before, drained=drained)
+                finished_before=finished_before, history_before=history_before, drained=drained,
+                interrupted=interrupted)
 
 
 def test_every_child_trains_as_a_slurm_job_with_a_gpu(cluster, run):
@@ -223,6 +233,7 @@ def test_a_child_cancelled_with_scancel_is_submitted_again_and_completes(cluster
 
 
 def test_an_interrupted_run_resumes_without_training_finished_children_again(cluster, run):
+    assert run["interrupted"]  # Snakemake took the Ctrl-C
     assert run["finished_before"] and not run["history_before"]  # stopped mid-search
     children = run["workdir"] / "results" / "tiny" / "children"
     for key, mtime in run["finished_before"].items():
