@@ -12,6 +12,9 @@ compile rules (docs/paper.md Sec. 2.3) turn the skip connections into a network:
 The classifier is global average pooling + one linear layer: the paper does not give it,
 but this head is the one under which the Fig. 7 network has its 4.2M weights (docs/paper.md
 Sec. 4). Layers named in ``max_pool_after`` (the v3 net) are followed by a 2x2/2 max pool.
+The v3 space's blocks of 3 convs (docs/paper.md Sec. 2.5) arrive here already expanded into
+layers with their ``inputs``, and its "+40 filters" into each layer's ``num_filters``, so this
+builder has no notion of blocks or widening.
 
 Example::
 

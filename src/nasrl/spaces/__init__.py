@@ -24,7 +24,7 @@ def build_space(spec: dict[str, Any], default_type: str | None = None) -> Search
     if not isinstance(spec, dict):
         raise ArchitectureError(f"search space spec: expected a mapping, got {type(spec).__name__}")
     kind = spec.get("type", default_type)
-    if kind not in SPACES:
+    if not isinstance(kind, str) or kind not in SPACES:  # a list or mapping is no name (and unhashable)
         raise ArchitectureError(f"search space spec.type: {kind!r} is not one of {sorted(SPACES)}")
     return SPACES[kind]({**spec, "type": kind})
 

@@ -21,6 +21,18 @@ With ``always_connect_previous`` (default) layer i always reads layer i-1 and it
 chooses among layers 0..i-2, the reading under which the discovered 15-layer network of
 Fig. 7 has its 4.2M weights (docs/paper.md Sec. 2.2 and 4; ENAS macro search does the same).
 Without it the anchor chooses among all earlier layers 0..i-1.
+
+Blocks (the v3 space, docs/paper.md Sec. 2.5): with ``block_convs: 3`` each controller layer
+is a "fully connected block" of 3 conv layers, read DenseNet-style. The block's decisions
+(filter height, width, strides, number of filters) are shared by its 3 convs; its anchor
+picks earlier *blocks*. The block's input is the concatenation of the blocks it reads (the
+image when it reads none); conv k of the block reads that input and the outputs of convs
+0..k-1 of the block; the block's output is its last conv, which has seen all of them.
+The architecture value lists the expanded conv layers (13 blocks -> 39 layers), so the
+network builder needs no notion of blocks. Where a block reads the image, only its first conv
+does (compile rule 1: a layer reads the image only when it reads nothing else).
+``extra_filters`` adds a fixed number of filters to every conv (Table 1's "+40 filters per
+layer" network); the controller still chooses among ``num_filters``.
 """
 
 from __future__ import annotations
@@ -50,7 +62,9 @@ DEFAULT_SPEC: dict[str, Any] = {
     "skip_connections": True,
     "always_connect_previous": True,
     "max_pool_after": [],
-    "depth": {"start": 6, "step": 2, "every": 1600, "max": 20},
+    "block_convs": 1,  # conv layers per controller layer (3 in v3: a fully connected block)
+    "extra_filters": 0,  # added to every conv's filter count (40 in Table 1's widened v3)
+    "depth": {"start": 6, "step": 2, "every": 1600, "max": 20},  # in controller layers (blocks)
 }
 DEPTH_DEFAULTS = DEFAULT_SPEC["depth"]
 
@@ -86,6 +100,10 @@ class CnnSpace(SearchSpace):
         pools = spec["max_pool_after"]
         if not isinstance(pools, list) or any(not isinstance(p, int) or p < 0 for p in pools):
             raise ArchitectureError(f"cnn space.max_pool_after: expected a list of layer indices >= 0, got {pools!r}")
+        for key, least in (("block_convs", 1), ("extra_filters", 0)):
+            value = spec[key]
+            if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                raise ArchitectureError(f"cnn space.{key}: expected an integer >= {least}, got {value!r}")
         spec = {**spec, "depth": depth, "max_pool_after": sorted(set(pools))}
         if not spec["skip_connections"] and all(len(spec[key]) == 1 for _, key, _ in LAYER_DECISIONS):
             raise ArchitectureError("cnn space: nothing to decide (every choice list has one value and no skips)")
@@ -106,14 +124,29 @@ class CnnSpace(SearchSpace):
         return self.steps_for_depth(self.depth_at(samples_seen))
 
     def steps_for_depth(self, depth: int) -> list[Step]:
+        """The steps of ``depth`` controller layers (blocks when ``block_convs`` > 1)."""
         steps: list[Step] = []
         for i in range(depth):
             for _, key, kind in LAYER_DECISIONS:
                 if len(self.spec[key]) > 1:
-                    steps.append(Categorical(f"layer_{i}.{kind}", kind, tuple(self.spec[key])))
+                    steps.append(Categorical(f"{self._unit}_{i}.{kind}", kind, self._choices(key)))
             if self.spec["skip_connections"]:
-                steps.append(Anchor(f"layer_{i}.anchor", i, self._candidates(i)))
+                steps.append(Anchor(f"{self._unit}_{i}.anchor", i, self._candidates(i)))
         return steps
+
+    @property
+    def _unit(self) -> str:
+        """What one controller layer builds: a conv layer, or a block of convs."""
+        return "layer" if self.spec["block_convs"] == 1 else "block"
+
+    def _choices(self, key: str) -> tuple[int, ...]:
+        """The values a decision can give a conv (filter counts widened by ``extra_filters``)."""
+        extra = self.spec["extra_filters"] if key == "num_filters" else 0
+        return tuple(v + extra for v in self.spec[key])
+
+    def _last_conv(self, block: int) -> int:
+        """Index of a block's output conv in the architecture's layer list."""
+        return (block + 1) * self.spec["block_convs"] - 1
 
     def _candidates(self, layer: int) -> tuple[int, ...]:
         last = layer - 1 if self.spec["always_connect_previous"] else layer
@@ -124,14 +157,16 @@ class CnnSpace(SearchSpace):
     def decode(self, steps: list[Step], actions: list[Action]) -> dict[str, Any]:
         chosen = {step.name: (step, action) for step, action in zip(steps, actions)}
         depth = len({name.split(".")[0] for name in chosen})  # every layer has a step (checked in __init__)
+        size = self.spec["block_convs"]
         layers = []
         for i in range(depth):
-            layer: dict[str, Any] = {}
+            shape: dict[str, Any] = {}
             for field, key, kind in LAYER_DECISIONS:
-                hit = chosen.get(f"layer_{i}.{kind}")
-                layer[field] = hit[0].choices[hit[1]] if hit else self.spec[key][0]
-            layer["inputs"] = self._inputs_from_anchor(i, chosen.get(f"layer_{i}.anchor"))
-            layers.append(layer)
+                hit = chosen.get(f"{self._unit}_{i}.{kind}")
+                shape[field] = hit[0].choices[hit[1]] if hit else self._choices(key)[0]
+            block_input = [self._last_conv(j) for j in self._inputs_from_anchor(i, chosen.get(f"{self._unit}_{i}.anchor"))]
+            for k in range(size):  # conv k reads the block's input and the block's convs 0..k-1
+                layers.append({**shape, "inputs": sorted(block_input + [i * size + m for m in range(k)])})
         return {"space": "cnn", "layers": layers, "max_pool_after": list(self.spec["max_pool_after"])}
 
     def _inputs_from_anchor(self, layer: int, hit: tuple[Step, Action] | None) -> list[int]:
@@ -148,34 +183,72 @@ class CnnSpace(SearchSpace):
             raise ArchitectureError(f"architecture.space: expected 'cnn', got {arch['space']!r}")
         layers = check_field(arch, "layers", "architecture")
         max_depth = self.spec["depth"]["max"]
+        size = self.spec["block_convs"]
         if not isinstance(layers, list) or not layers:
             raise ArchitectureError("architecture.layers: expected a non-empty list of layers")
-        if max_depth is not None and len(layers) > max_depth:
-            raise ArchitectureError(f"architecture.layers: {len(layers)} layers, the space allows at most {max_depth}")
+        if len(layers) % size:
+            raise ArchitectureError(f"architecture.layers: {len(layers)} layers; this space builds blocks of "
+                                    f"{size} convs, so expected a multiple of {size}")
+        depth = len(layers) // size
+        if max_depth is not None and depth > max_depth:
+            blocks = "" if size == 1 else f" ({depth} blocks of {size})"
+            allowed = f"{max_depth}" if size == 1 else f"{max_depth} blocks"
+            raise ArchitectureError(f"architecture.layers: {len(layers)} layers{blocks}, the space allows at most {allowed}")
         if arch["max_pool_after"] != self.spec["max_pool_after"]:
             raise ArchitectureError(
                 f"architecture.max_pool_after: {arch['max_pool_after']!r}, the space fixes {self.spec['max_pool_after']}"
             )
-        steps = self.steps_for_depth(len(layers))
-        by_name = {}
         for i, layer in enumerate(layers):
-            where = f"architecture.layers[{i}]"
-            check_exact_fields(layer, LAYER_FIELDS, where)
+            check_exact_fields(layer, LAYER_FIELDS, f"architecture.layers[{i}]")
+        steps = self.steps_for_depth(depth)
+        by_name = {}
+        for i in range(depth):
+            first = i * size
+            where = f"architecture.layers[{first}]"
             for field, key, kind in LAYER_DECISIONS:
-                by_name[f"layer_{i}.{kind}"] = choice_index(layer[field], self.spec[key], f"{where}.{field}")
-            by_name[f"layer_{i}.anchor"] = self._anchor_action(i, layer["inputs"], f"{where}.inputs")
+                by_name[f"{self._unit}_{i}.{kind}"] = choice_index(layers[first][field], self._choices(key), f"{where}.{field}")
+                for conv in range(first + 1, first + size):
+                    if layers[conv][field] != layers[first][field]:
+                        raise ArchitectureError(
+                            f"architecture.layers[{conv}].{field}: {layers[conv][field]!r}, but the {size} convs of "
+                            f"a block share its {field} ({layers[first][field]!r} at layers[{first}])")
+            block_input = self._check_indices(layers[first]["inputs"], f"{where}.inputs")
+            by_name[f"{self._unit}_{i}.anchor"] = self._anchor_action(i, self._blocks_read(block_input, where), f"{where}.inputs")
+            for k in range(1, size):
+                expected = sorted(block_input + [first + m for m in range(k)])
+                if layers[first + k]["inputs"] != expected:
+                    raise ArchitectureError(
+                        f"architecture.layers[{first + k}].inputs: expected {expected} (the block's input, then its "
+                        f"convs before this one), got {layers[first + k]['inputs']!r}")
         return steps, [by_name[step.name] for step in steps]
 
-    def _anchor_action(self, layer: int, inputs: Any, where: str) -> tuple[int, ...]:
+    @staticmethod
+    def _check_indices(inputs: Any, where: str) -> list[int]:
         if not isinstance(inputs, list) or any(not isinstance(j, int) or isinstance(j, bool) for j in inputs):
             raise ArchitectureError(f"{where}: expected a list of layer indices, got {inputs!r}")
         if inputs != sorted(set(inputs)):
             raise ArchitectureError(f"{where}: expected sorted, distinct layer indices, got {inputs}")
+        return inputs
+
+    def _blocks_read(self, block_input: list[int], where: str) -> list[int]:
+        """The blocks whose output convs make up a block's input (layer indices when blocks are 1 conv)."""
+        size = self.spec["block_convs"]
+        if size == 1:
+            return block_input
+        outputs = [j for j in block_input if j % size == size - 1]
+        if outputs != block_input:
+            raise ArchitectureError(
+                f"{where}.inputs: a block's first conv reads only the output (last conv) of earlier blocks, "
+                f"layers {size - 1}, {2 * size - 1}, ...; got {block_input}")
+        return [j // size for j in block_input]
+
+    def _anchor_action(self, layer: int, inputs: list[int], where: str) -> tuple[int, ...]:
+        unit = self._unit  # "layer", or "block" (then ``layer`` and ``inputs`` count blocks)
         if any(j < 0 or j >= layer for j in inputs):
-            raise ArchitectureError(f"{where}: layer {layer} can only read earlier layers 0..{layer - 1}, got {inputs}")
+            raise ArchitectureError(f"{where}: {unit} {layer} can only read earlier {unit}s 0..{layer - 1}, got {inputs}")
         previous_required = layer > 0 and (self.spec["always_connect_previous"] or not self.spec["skip_connections"])
         if previous_required and layer - 1 not in inputs:
-            raise ArchitectureError(f"{where}: layer {layer} must read layer {layer - 1} in this space, got {inputs}")
+            raise ArchitectureError(f"{where}: {unit} {layer} must read {unit} {layer - 1} in this space, got {inputs}")
         if not self.spec["skip_connections"]:
             if inputs != ([layer - 1] if layer > 0 else []):
                 raise ArchitectureError(f"{where}: this space has no skip connections, got {inputs}")

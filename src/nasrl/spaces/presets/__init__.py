@@ -1,10 +1,15 @@
 """Named search spaces and architectures that ship with the package.
 
-Spaces (YAML): ``cnn_v1``, ``cnn_v2``, ``cnn_v3``, ``rnn_base8``, ``rnn_base8_extended``,
-``rnn_base2``. Architectures (JSON), each with the space it lives in:
+Spaces (YAML): ``cnn_v1``, ``cnn_v2``, ``cnn_v3`` (13 blocks of 3 convs), ``cnn_v3_plus40``
+(the same, +40 filters on every conv), ``cnn_v3_per_layer`` (39 single-conv decisions),
+``rnn_base8``, ``rnn_base8_extended``, ``rnn_base2``. Architectures (JSON), each with the space
+it lives in:
 
 - ``cnn_figure7``: the 15-layer CIFAR-10 network of Zoph & Le (2017) Fig. 7 / Appendix A
   (4,199,868 convolution weights; edges recovered from the figure, docs/paper.md Sec. 4).
+- ``cnn_v3_reference``: a 39-layer v3 network with Table 1's 7.1M weights, built by a stated
+  rule (the paper does not publish its v3 network; docs/paper.md Sec. 2.5);
+  ``cnn_v3_reference_plus40``: the same with 40 more filters on every conv (Table 1: 37.4M).
 - ``rnn_nas_cell``: the discovered base-8 cell (Fig. 8; TensorFlow ``NASCell``).
 - ``rnn_figure5``: the base-2 example cell of Fig. 5.
 """
@@ -21,7 +26,13 @@ import yaml
 from nasrl.architecture import ArchitectureError
 from nasrl.spaces import SearchSpace, build_space, load_space
 
-ARCHITECTURE_SPACES = {"cnn_figure7": "cnn_v1", "rnn_nas_cell": "rnn_base8", "rnn_figure5": "rnn_base2"}
+ARCHITECTURE_SPACES = {
+    "cnn_figure7": "cnn_v1",
+    "cnn_v3_reference": "cnn_v3",
+    "cnn_v3_reference_plus40": "cnn_v3_plus40",
+    "rnn_nas_cell": "rnn_base8",
+    "rnn_figure5": "rnn_base2",
+}
 _FILES = resources.files("nasrl.spaces.presets")
 
 
