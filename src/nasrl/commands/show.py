@@ -1,0 +1,161 @@
+"""``nasrl show results/EXP``: a search summarised in the terminal, from its files alone.
+
+What it reads is what ``nasrl.layout.ResultsLayout`` names: the settings, the round tables
+(``history.parquet`` once summarised, the rounds' ``rewards.parquet`` while the search runs),
+the final runs' ``metrics.json``, ``final/best.json`` and the tracking state. A search still
+running is shown as far as it got.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from nasrl.architecture import ArchitectureError, read_json
+from nasrl.io import read_metrics
+from nasrl.layout import ResultsLayout
+
+TOP = 5  # best children listed
+
+
+def children_table(layout: ResultsLayout) -> pd.DataFrame | None:
+    """One row per sampled child: history.parquet, or the round tables written so far."""
+    if layout.history.exists():
+        return pd.read_parquet(layout.history)
+    tables = sorted(layout.rounds_dir.glob("*/rewards.parquet")) if layout.rounds_dir.exists() else []
+    if not tables:
+        return None
+    history = pd.concat([pd.read_parquet(t) for t in tables], ignore_index=True)
+    history["repeat"] = history.duplicated("key")
+    return history
+
+
+def arch_summary(arch_json: str) -> str:
+    """A few words about an architecture: its depth and filters, its cell, or its decisions."""
+    arch = json.loads(arch_json)
+    if arch.get("space") == "cnn":
+        layers = arch["layers"]
+        skips = sum(len([j for j in layer["inputs"] if j != i - 1]) for i, layer in enumerate(layers))
+        return f"{len(layers)} layers, {sum(layer['num_filters'] for layer in layers)} filters, {skips} skips"
+    if arch.get("space") == "rnn_cell":
+        ops = "/".join(sorted({n["combination"] for n in arch["nodes"]}))
+        return f"base {arch['base']} cell ({ops}), inject {arch['cell_indices']['inject']}, " \
+               f"memory {arch['cell_indices']['new_memory']}"
+    decisions = arch.get("decisions")
+    return " ".join(f"{k}={v}" for k, v in decisions.items()) if isinstance(decisions, dict) else arch_json[:60]
+
+
+def depth_of(arch_json: str) -> int | None:
+    arch = json.loads(arch_json)
+    return len(arch["layers"]) if arch.get("space") == "cnn" else None
+
+
+def rounds_section(history: pd.DataFrame) -> pd.DataFrame:
+    rounds = history.groupby("round").agg(
+        children=("key", "size"), trained=("repeat", lambda r: int((~r).sum())),
+        failed=("status", lambda s: int((s != "ok").sum())),
+        mean_reward=("reward", "mean"), max_reward=("reward", "max"),
+    ).reset_index()
+    rounds["best_so_far"] = rounds["max_reward"].cummax()
+    depths = history["arch"].map(depth_of)
+    if depths.notna().all():  # CNN children: the depth schedule (Sec. 4.1) shows in the rewards
+        rounds.insert(1, "depth", depths.groupby(history["round"]).max().values.astype(int))
+    return rounds
+
+
+def best_children(history: pd.DataFrame, n: int = TOP) -> pd.DataFrame:
+    ok = history[history["status"] == "ok"].sort_values(["reward", "round", "index"], ascending=[False, True, True],
+                                                         kind="stable")
+    best = ok.drop_duplicates("arch_key").head(n)
+    table = best[["round", "index", "arch_key", "reward", "val", "params"]].copy()
+    table["architecture"] = best["arch"].map(arch_summary)
+    return table.reset_index(drop=True)
+
+
+def final_section(layout: ResultsLayout) -> pd.DataFrame | None:
+    runs = sorted(layout.final_runs_dir.glob("*/metrics.json")) if layout.final_runs_dir.exists() else []
+    rows = []
+    for path in runs:
+        metrics = read_metrics(path)
+        grid = metrics.get("grid") or {}
+        rows.append({"run": path.parent.name, "rank": metrics.get("rank"), "point": metrics.get("point"),
+                     "grid": " ".join(f"{k}={v}" for k, v in sorted(grid.items())), "status": metrics.status,
+                     "metric": metrics.metric or "", "best_val": metrics.best_val})
+    if not rows:
+        return None
+    return pd.DataFrame(rows).sort_values(["rank", "point"], kind="stable").reset_index(drop=True)
+
+
+def tracking_lines(layout: ResultsLayout) -> list[str]:
+    """The search's MLflow store, run and model, and how to open its runs table."""
+    from nasrl.tracking.links import ui_hint
+    from nasrl.tracking.state import SearchRun
+
+    if not layout.tracking_state.exists():
+        return ["not started"]
+    search = SearchRun.load(layout.tracking_state)
+    if not search.enabled:
+        return ["off (tracking.enabled: false)"]
+    lines = [f"store       {search.uri}", f"experiment  {search.experiment} (id {search.experiment_id})",
+             f"search run  {search.run_id}"]
+    if search.registered_model:
+        lines.append(f"model       {search.registered_model} (the best final run's network)")
+    return lines + ui_hint(layout.tracking_state).splitlines()
+
+
+def files_lines(layout: ResultsLayout) -> list[str]:
+    named = [("history", layout.history), ("rounds", layout.rounds_table), ("rewards", layout.reward_curve),
+             ("search plot", layout.search_plot), ("best", layout.best), ("diagram", layout.best_diagram),
+             ("metrics", layout.headline), ("children", layout.children_dir), ("controller", layout.controller(0).parent)]
+    return [f"{name:<12}{path}" for name, path in named if path.exists()]
+
+
+def table(frame: pd.DataFrame) -> str:
+    return frame.to_string(index=False, float_format=lambda v: f"{v:.4f}")
+
+
+def show_search(folder: str | Path) -> str:
+    """The summary ``nasrl show`` prints for the search in ``folder`` (results/EXP)."""
+    layout = ResultsLayout(Path(folder))
+    if not layout.root.is_dir():
+        raise ArchitectureError(f"{folder}: no such folder; expected a search's results folder (results/EXP)")
+    if not (layout.settings("search").exists() or layout.rounds_dir.exists()):
+        raise ArchitectureError(f"{folder}: not a search's results folder (no settings/search.yaml, no rounds/)")
+    out = [f"search      {layout.root}"]
+    settings: dict[str, Any] = {}
+    if layout.settings("search").exists():
+        from nasrl.settings import read_yaml
+
+        settings = read_yaml(layout.settings("search"))
+        space = settings.get("space")
+        space_name = space if isinstance(space, str) else space.get("type")  # a preset's name, or a spec's type
+        out.append(f"strategy    {settings.get('strategy')}, space {space_name}, seed {settings.get('seed')}")
+    if layout.data_summary.exists():
+        out.append(f"data        {read_json(layout.data_summary, 'data summary').get('dataset')}")
+    history = children_table(layout)
+    if history is None:
+        out.append("rounds      none finished yet")
+    else:
+        planned = settings.get("rounds", "?")
+        done = history["round"].nunique()
+        state = "finished" if layout.best.exists() else "running" if done < planned else "search done, final runs pending"
+        out.append(f"progress    {done} of {planned} rounds ({state}); {len(history)} children sampled, "
+                   f"{int((~history['repeat']).sum())} trained, {int((history['status'] != 'ok').sum())} failed")
+        out += ["", "rounds", table(rounds_section(history)), "", f"best children (distinct architectures, top {TOP})",
+                table(best_children(history))]
+    final = final_section(layout)
+    if final is not None:
+        out += ["", "final grid", table(final)]
+    if layout.best.exists():
+        best = read_json(layout.best, "best")
+        if best.get("status") == "ok":
+            test = ", ".join(f"{k} {v:.4f}" for k, v in best.get("test", {}).items())
+            out.append(f"chosen      {Path(best['run']).name}: {best['metric']} {best['val']:.4f}; test: {test}")
+        else:
+            out.append(f"chosen      none ({best.get('status')})")
+    out += ["", "files"] + [f"  {line}" for line in files_lines(layout)]
+    out += ["", "MLflow"] + [f"  {line}" for line in tracking_lines(layout)]
+    return "\n".join(out) + "\n"
