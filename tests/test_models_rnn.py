@@ -191,3 +191,64 @@ def test_dropout_masks_are_shared_over_time_and_off_in_eval():
     model = make_lm(dropout=0.3, embedding_dropout=0.2).eval()
     tokens = torch.randint(0, 11, (2, 4))
     torch.testing.assert_close(model(tokens)[0], model(tokens)[0])
+
+
+def test_recurrent_mask_scales_what_the_recurrence_reads_at_every_step_but_not_the_state():
+    arch, _ = preset_architecture("rnn_nas_cell")
+    torch.manual_seed(1)
+    cell = TreeCell(arch, 5, 4)
+    xs, h0, c0 = torch.randn(3, 6, 5), torch.randn(3, 4), torch.randn(3, 4)
+    mask = torch.bernoulli(torch.full((3, 4), 0.5)) * 2
+    outputs, (h, c) = cell.forward_sequence(xs, (h0, c0), mask)
+    state, expected = (h0, c0), []
+    for t in range(6):  # the same mask on h_{t-1} at every step; the state handed on is unmasked
+        out, state = cell(xs[:, t], (state[0] * mask, state[1]))
+        expected.append(out)
+    torch.testing.assert_close(outputs, torch.stack(expected, dim=1))
+    torch.testing.assert_close(h, outputs[:, -1])
+    unmasked, _ = cell.forward_sequence(xs, (h0, c0))
+    assert not torch.allclose(unmasked, outputs)
+
+
+def test_language_model_draws_one_recurrent_mask_per_layer_and_sequence_shared_over_time(monkeypatch):
+    model = make_lm(dropout=0.0, embedding_dropout=0.0, recurrent_dropout=0.5)
+    drawn = []
+    original = CellLanguageModel._recurrent_mask
+
+    def record(self, h):
+        mask = original(self, h)
+        drawn.append(mask)
+        return mask
+
+    monkeypatch.setattr(CellLanguageModel, "_recurrent_mask", record)
+    tokens = torch.randint(0, 11, (4, 9))
+    logits, _ = model(tokens)
+    assert len(drawn) == 2 and all(m.shape == (4, 5) for m in drawn)  # one [B, H] mask per layer
+    assert all(set(m.unique().tolist()) <= {0.0, 2.0} for m in drawn)
+    x = model.embedding(tokens)  # the same forward pass, the recorded masks applied by hand
+    for cell, mask in zip(model.cells, drawn):
+        x, _ = cell.forward_sequence(x, cell.init_state(4), mask)
+    torch.testing.assert_close(logits, model.decoder(x))
+    drawn.clear()
+    model.eval()
+    torch.testing.assert_close(model(tokens)[0], model(tokens)[0])
+    assert drawn == [None] * 4  # two passes, two layers: no recurrent dropout when evaluating
+
+
+def test_init_range_draws_every_weight_from_the_given_interval():
+    model = make_lm(vocab_size=50, embedding_size=20, hidden_size=20, init_range=0.05)
+    for name, parameter in model.named_parameters():
+        assert parameter.abs().max() <= 0.05, name
+        assert parameter.abs().max() > 0.04, name  # drawn over the interval, not left at zero
+    default = make_lm(vocab_size=50, embedding_size=20, hidden_size=20)
+    assert default.cells[0].input_proj.weight.abs().max() > 0.1  # PyTorch's default: up to 1/sqrt(20)
+    assert torch.count_nonzero(default.decoder.bias) == 0
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"recurrent_dropout": 1.0}, "recurrent_dropout: expected a probability in"),
+    ({"init_range": 0.0}, "init_range: expected a number > 0"),
+])
+def test_bad_regularisation_settings_are_rejected(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        make_lm(**kwargs)

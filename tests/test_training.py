@@ -127,3 +127,119 @@ def test_config_errors_name_the_key(tmp_path):
     path.write_text("child:\n  epoch: 2\n")
     with pytest.raises(ValueError, match=r"child: unknown key 'epoch'"):
         load_child_config(path)
+
+
+# Epochs 1-2 at lr 0.1, then the learning rate x30 ruins epoch 3 (clipped, so it stays finite):
+# validation accuracy 0.24, 0.26, 0.09, so the best epoch is not the last.
+WRECKED_LAST_EPOCH = {"epochs": 3, "lr_decay_at": [0.67], "lr_decay_factor": 30.0, "grad_clip": 1.0}
+
+
+def validation_value(model_dir):
+    """The validation metric of a saved model.pt, evaluated again."""
+    import pytorch_lightning as pl
+
+    from nasrl.training.child import load_trained, quiet_lightning
+
+    system, datamodule, _ = load_trained(model_dir)
+    quiet_lightning()
+    pl.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False).validate(
+        system, datamodule=datamodule, verbose=False)
+    return system.meters["val"].compute()[1]
+
+
+def test_a_child_keeps_the_weights_of_its_best_validation_epoch(tmp_path):
+    metrics = train_child(SMALL_CNN, digits_config(**WRECKED_LAST_EPOCH), tmp_path)
+    curve = [row["val_acc"] for row in read_curve(tmp_path / "curve.csv")]
+    assert metrics["status"] == "ok" and metrics["epochs"] == 3
+    best_epoch = max(range(3), key=lambda e: curve[e]) + 1
+    assert best_epoch < 3 and metrics["best_epoch"] == best_epoch  # the case this rule is for
+    assert metrics["best_val"] == curve[best_epoch - 1] > metrics["last_val"] == curve[-1]
+    # model.pt holds the weights that scored best_val, not the last epoch's.
+    assert validation_value(tmp_path) == pytest.approx(metrics["best_val"], abs=1e-12)
+
+
+def test_the_best_epoch_callback_restores_exactly_that_epochs_weights(tmp_path):
+    import pytorch_lightning as pl
+
+    from nasrl.training.checkpoint import BestEpochWeights
+    from nasrl.training.child import build_system, make_trainer, prepare_data
+
+    class EveryEpoch(pl.callbacks.Checkpoint):  # a checkpoint callback: it runs after the history row is written
+        weights = []
+
+        def on_train_epoch_end(self, trainer, module):
+            self.weights.append({k: v.clone() for k, v in module.model.state_dict().items()})
+
+    config = digits_config(**WRECKED_LAST_EPOCH)
+    pl.seed_everything(0)
+    datamodule = prepare_data(SMALL_CNN, config)
+    system = build_system(SMALL_CNN, config, datamodule)
+    best = BestEpochWeights("val_acc", higher_is_better=True)
+    make_trainer(config, tmp_path, [EveryEpoch(), best]).fit(system, datamodule=datamodule)
+    assert best.best_epoch == 2 and best.best_value == system.history[1]["val_acc"]
+    kept = system.model.state_dict()
+    for name, value in EveryEpoch.weights[1].items():
+        assert torch.equal(kept[name], value), name
+    assert not all(torch.equal(kept[k], v) for k, v in EveryEpoch.weights[2].items())
+
+
+def test_lower_perplexity_is_the_better_epoch():
+    from nasrl.training.checkpoint import BestEpochWeights
+
+    best = BestEpochWeights("val_ppl", higher_is_better=False)
+    assert best.is_better(50.0)
+    best.best_value = 50.0
+    assert best.is_better(49.0) and not best.is_better(51.0) and not best.is_better(50.0)
+    assert not best.is_better(math.inf) and not best.is_better(math.nan)
+
+
+def test_a_char_level_child_trains_with_adam_and_reports_bits_per_character(tmp_path):
+    arch, _ = preset_architecture("rnn_nas_cell")
+    config = ChildConfig.from_dict({
+        "dataset": "pydoc_topics_char", "epochs": 2, "batch_size": 8, "limit_train_batches": 3, "threads": 1,
+        "optimizer": {"lr": 0.003, "momentum": 0.0, "nesterov": False, "weight_decay": 1e-4}, "lr_decay_at": [],
+        "language_model": {"embedding_size": 6, "hidden_size": 8, "bptt": 20, "optimizer": "adam",
+                           "recurrent_dropout": 0.2, "embedding_dropout": 0.0, "init_range": 0.1},
+    })
+    metrics = train_child(arch, config, tmp_path, evaluate_test=True)
+    assert metrics["status"] == "ok"
+    for row in read_curve(tmp_path / "curve.csv"):
+        assert row["val_bpc"] == pytest.approx(row["val_loss"] / math.log(2))
+        assert row["val_ppl"] == pytest.approx(math.exp(row["val_loss"]))
+        assert row["lr"] == 0.003  # no schedule
+    assert metrics["test"]["test_bpc"] == pytest.approx(metrics["test"]["test_loss"] / math.log(2))
+
+
+def test_the_language_model_optimizer_follows_the_setting():
+    from nasrl.training.lm_system import LanguageModelSystem
+
+    arch, _ = preset_architecture("rnn_nas_cell")
+    from nasrl.models import CellLanguageModel
+
+    model = CellLanguageModel(arch, vocab_size=7, embedding_size=4, hidden_size=4)
+    adam = LanguageModelSystem(model, 10, lr=1e-3, weight_decay=1e-4, optimizer="adam").configure_optimizers()
+    assert type(adam["optimizer"]) is torch.optim.Adam
+    assert adam["optimizer"].defaults["lr"] == 1e-3 and adam["optimizer"].defaults["weight_decay"] == 1e-4
+    assert adam["lr_scheduler"]["scheduler"].milestones == {5: 1, 8: 1}  # 0.5 and 0.75 of 10 epochs
+    sgd = LanguageModelSystem(model, 10, lr=1.0).configure_optimizers()
+    assert type(sgd["optimizer"]) is torch.optim.SGD
+    with pytest.raises(ValueError, match="optimizer: expected 'sgd' or 'adam', got 'rmsprop'"):
+        LanguageModelSystem(model, 10, optimizer="rmsprop")
+
+
+def test_bits_per_character_on_files_in_the_official_ptb_char_format(tmp_path):
+    from test_data_text import TEST, TRAIN, VALID
+
+    for split, lines in (("train", TRAIN), ("valid", VALID), ("test", TEST)):  # " t h e _ c a t " lines
+        chars = [" " + " ".join("_".join(line.split())) + " " for line in lines]
+        (tmp_path / f"ptb.char.{split}.txt").write_text("\n".join(chars) + "\n")
+    arch, _ = preset_architecture("rnn_nas_cell")
+    config = ChildConfig.from_dict({
+        "dataset": "ptb_char", "data_dir": str(tmp_path), "epochs": 2, "batch_size": 2, "threads": 1,
+        "optimizer": {"lr": 0.01, "weight_decay": 1e-4}, "lr_decay_at": [],
+        "language_model": {"embedding_size": 4, "hidden_size": 6, "bptt": 5, "optimizer": "adam"},
+    })
+    metrics = train_child(arch, config, tmp_path / "child", evaluate_test=True)
+    assert metrics["status"] == "ok"
+    assert metrics["test"]["test_bpc"] == pytest.approx(math.log2(metrics["test"]["test_ppl"]))
+    assert [row["epoch"] for row in read_curve(tmp_path / "child" / "curve.csv")] == [1, 2]

@@ -104,29 +104,33 @@ class TreeCell(nn.Module):
         """
         return self.step(self.input_proj(x), state)
 
-    def forward_sequence(self, xs: Tensor, state: State) -> tuple[Tensor, State]:
+    def forward_sequence(self, xs: Tensor, state: State, h_mask: Tensor | None = None) -> tuple[Tensor, State]:
         """Run a whole sequence, projecting all inputs in one matrix product.
 
         Args:
             xs: [B, T, D].
             state: (h, c) before the first step, each [B, H].
+            h_mask: [B, H] multiplier of h_{t-1} inside the recurrence, the same at every step
+                (Gal & Ghahramani's variational dropout on the recurrent connection); None: none.
 
         Returns:
-            (outputs [B, T, H], final (h, c)).
+            (outputs [B, T, H], final (h, c)); the outputs and state are never masked.
         """
         projected = self.input_proj(xs)  # [B, T, base*H]: one GEMM instead of T small ones
         outputs = []
         for t in range(xs.shape[1]):
-            h, state = self.step(projected[:, t], state)
+            h, state = self.step(projected[:, t], state, h_mask)
             outputs.append(h)
         return torch.stack(outputs, dim=1), state
 
-    def step(self, x_proj: Tensor, state: State) -> tuple[Tensor, State]:
-        """One time step given the already projected input W_x x_t [B, base*H]."""
+    def step(self, x_proj: Tensor, state: State, h_mask: Tensor | None = None) -> tuple[Tensor, State]:
+        """One time step given the already projected input W_x x_t [B, base*H]; ``h_mask`` as in
+        ``forward_sequence`` (it scales what the recurrent matrix reads, not the state kept)."""
         h_prev, c_prev = state
         batch, width = h_prev.shape
         xs = x_proj.reshape(batch, self.base, width)  # [B, base, H]; chunk k feeds leaf k
-        hs = self.recurrent_proj(h_prev).reshape(batch, self.base, width)
+        h_read = h_prev if h_mask is None else h_prev * h_mask
+        hs = self.recurrent_proj(h_read).reshape(batch, self.base, width)
         pre: list[Tensor | None] = [None] * (2 * self.base - 1)
         out: list[Tensor | None] = [None] * (2 * self.base - 1)
         for comb, act, idx in self.leaf_groups:

@@ -2,7 +2,12 @@
 
 Zoph & Le (2017) Sec. 4.1: the best architectures are retrained with a small grid over the
 learning rate, weight decay, batch-norm epsilon and the epoch to decay the learning rate;
-the configuration best on validation is evaluated once on the test set.
+the configuration best on validation is evaluated once on the test set. The run is chosen by
+its ``best_val`` and its ``model.pt`` holds the weights of that very epoch
+(``nasrl.training.checkpoint``), so the test number belongs to the weights validation chose.
+
+A transfer (``final.architectures``) retrains named architectures instead of a search's best:
+``transfer_top`` writes ``top.json`` from them, and the report has no search to summarise.
 """
 
 from __future__ import annotations
@@ -36,6 +41,27 @@ def select_top(history_path: str | Path, k: int, out: str | Path) -> list[dict[s
     return top
 
 
+def transfer_top(final: FinalSettings, space_value: Any, out: str | Path) -> list[dict[str, Any]]:
+    """``top.json`` of the architectures named in ``final.architectures`` (preset names or JSON
+    files), each checked to belong to the search space ``space_value`` (a spec, preset or file)."""
+    from nasrl.architecture import ArchitectureError, content_key
+    from nasrl.io import read_json
+    from nasrl.spaces.presets import architecture_names, preset_architecture, resolve_space
+
+    space = resolve_space(space_value)
+    top = []
+    for name in final.architectures:
+        arch = preset_architecture(name)[0] if name in architecture_names() else read_json(name)
+        try:
+            arch = space.validate(arch)
+        except (ArchitectureError, KeyError, TypeError) as err:  # another space's architecture may lack its keys
+            raise ValueError(f"final.architectures: {name!r} is not in the search space {space.type}: {err}") from None
+        top.append({"rank": len(top), "arch_key": content_key(arch), "arch": arch, "source": name,
+                    "reward": None, "val": None, "round": None, "index": None})
+    write_json(out, top)
+    return top
+
+
 def retrain(top_path: str | Path, rank: int, point: int, child: ChildConfig, final: FinalSettings,
             out_dir: str | Path) -> dict[str, Any]:
     """Train top architecture ``rank`` at grid point ``point`` (no test evaluation here)."""
@@ -58,39 +84,49 @@ def retrain(top_path: str | Path, rank: int, point: int, child: ChildConfig, fin
     return train_child(top[rank]["arch"], config, out_dir, extra=extra)
 
 
-def report(top_path: str | Path, run_dirs: list[str | Path], history_path: str | Path, experiment: str,
+def report(top_path: str | Path, run_dirs: list[str | Path], history_path: str | Path | None, experiment: str,
            best_out: str | Path, metrics_out: str | Path) -> dict[str, Any]:
-    """Pick the final run best on validation, test it once, write best.json and metrics.json."""
+    """Pick the final run best on validation, test it once, write best.json and metrics.json.
+
+    ``history_path`` None: a transfer, no search to summarise (``strategy: transfer``)."""
     top = read_top(top_path)
     runs = []
     for run_dir in run_dirs:
         metrics = read_metrics(run_dir)
         if metrics.ok:
             runs.append((Path(run_dir), metrics.raw))
-    history = pd.read_parquet(history_path)
-    summary = round_summary(history)
-    headline: dict[str, Any] = {
-        "experiment": experiment,
-        "strategy": str(history["strategy"].iloc[0]),
-        "children": int(len(history)),
-        "trained_children": int((~history["repeat"]).sum()),
-        "failed_children": int((history.loc[~history["repeat"], "status"] != "ok").sum()),
-        "best_search_reward": float(history["reward"].max()),
-        "mean_reward_by_round": [round(float(v), 6) for v in summary["mean_reward"]],
-    }
+    headline: dict[str, Any] = {"experiment": experiment, "strategy": "transfer"}
+    if history_path is not None:
+        history = pd.read_parquet(history_path)
+        summary = round_summary(history)
+        headline.update({
+            "strategy": str(history["strategy"].iloc[0]),
+            "children": int(len(history)),
+            "trained_children": int((~history["repeat"]).sum()),
+            "failed_children": int((history.loc[~history["repeat"], "status"] != "ok").sum()),
+            "best_search_reward": float(history["reward"].max()),
+            "mean_reward_by_round": [round(float(v), 6) for v in summary["mean_reward"]],
+        })
     best: dict[str, Any] = {"status": "no final run succeeded"}
     if runs:
-        higher_is_better = runs[0][1]["metric"] == "val_acc"
-        run_dir, metrics = (max if higher_is_better else min)(runs, key=lambda r: r[1]["best_val"])
+        run_dir, metrics = best_run(runs)
         test = _evaluate_test(run_dir, metrics)
         best = {"status": "ok", "arch": top[metrics["rank"]]["arch"], "arch_key": top[metrics["rank"]]["arch_key"],
                 "rank": metrics["rank"], "grid": metrics["grid"], "metric": metrics["metric"],
-                "val": metrics["best_val"], "test": test, "run": str(run_dir), "search_reward": top[metrics["rank"]]["reward"]}
+                "val": metrics["best_val"], "best_epoch": metrics.get("best_epoch"), "test": test, "run": str(run_dir),
+                "search_reward": top[metrics["rank"]]["reward"]}
         headline.update(final_metric=metrics["metric"], final_val=metrics["best_val"],
                         final_test={k: v for k, v in test.items()})
     write_json(best_out, best)
     write_json(metrics_out, headline)
     return headline
+
+
+def best_run(runs: list[tuple[Path, dict[str, Any]]]) -> tuple[Path, dict[str, Any]]:
+    """The run whose validation value (``best_val``, the value of the weights it kept) is best:
+    highest accuracy or lowest perplexity; ties go to the first run listed."""
+    higher_is_better = runs[0][1]["metric"] == "val_acc"
+    return (max if higher_is_better else min)(runs, key=lambda r: r[1]["best_val"])
 
 
 def _evaluate_test(run_dir: Path, metrics: dict[str, Any]) -> dict[str, float]:

@@ -3,7 +3,9 @@
 Truncated backpropagation through time: batches are consecutive [B, T] windows of B
 parallel token streams, so the hidden state is carried (detached) from one window to the
 next and reset at the start of every epoch and evaluation pass. Perplexity is
-exp(mean cross-entropy per token).
+exp(mean cross-entropy per token). On character data the system also reports bits per
+character, the paper's Table 3 metric (docs/paper.md Sec. 7.4): bpc = mean cross-entropy in
+nats / ln 2 (``train_bpc``, ``val_bpc`` in each history row, ``test_bpc``).
 """
 
 from __future__ import annotations
@@ -46,26 +48,56 @@ class TokenMeter:
 
 
 class LanguageModelSystem(ChildSystem):
-    """SGD training of a recurrent-cell language model.
+    """SGD (or Adam) training of a recurrent-cell language model.
 
     Args:
         model: maps (tokens [B, T], state) -> (logits [B, T, V], state); has ``init_state(B)``.
         epochs: planned epochs (the schedule's milestones are fractions of it).
-        lr, momentum, nesterov, weight_decay: SGD settings.
+        lr, momentum, nesterov, weight_decay: SGD settings (Adam takes lr and weight_decay).
         lr_decay_at, lr_decay_factor: step schedule as for images.
+        optimizer: "sgd" (Zaremba et al.'s word models) or "adam" (the paper's character model, Sec. 7.4).
+        bits_per_char: the tokens are characters: also report bits per character.
     """
 
     metric = "ppl"
 
     def __init__(self, model: nn.Module, epochs: int, lr: float = 1.0, momentum: float = 0.0,
                  nesterov: bool = False, weight_decay: float = 0.0, lr_decay_at: tuple[float, ...] = (0.5, 0.75),
-                 lr_decay_factor: float = 0.1):
+                 lr_decay_factor: float = 0.1, optimizer: str = "sgd", bits_per_char: bool = False):
         super().__init__()
+        if optimizer not in ("sgd", "adam"):
+            raise ValueError(f"optimizer: expected 'sgd' or 'adam', got {optimizer!r}")
         self.model = model
         self.save_hyperparameters(ignore=["model"])
         self.meters = {split: TokenMeter() for split in ("train", "val", "test")}
         self.state = None
         self._train_state = None
+
+    def configure_optimizers(self):
+        """SGD as for every child, or Adam (its L2 weight decay added to the gradient, as TensorFlow's
+        Adam with a regulariser does) under the same step schedule."""
+        configured = super().configure_optimizers()
+        h = self.hparams
+        if h.optimizer == "adam":  # the shared schedule's milestones, moved onto Adam
+            scheduler = configured["lr_scheduler"]["scheduler"]
+            adam = torch.optim.Adam(self.model.parameters(), lr=h.lr, weight_decay=h.weight_decay)
+            scheduler = torch.optim.lr_scheduler.MultiStepLR(adam, sorted(scheduler.milestones),
+                                                             gamma=scheduler.gamma)
+            configured = {"optimizer": adam, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+        return configured
+
+    def on_train_epoch_end(self):
+        super().on_train_epoch_end()
+        if self.hparams.bits_per_char:
+            row = self.history[-1]
+            row.update(train_bpc=row["train_loss"] / math.log(2), val_bpc=row["val_loss"] / math.log(2))
+            self.log_dict({"train_bpc": row["train_bpc"], "val_bpc": row["val_bpc"]})
+
+    def on_test_epoch_end(self):
+        super().on_test_epoch_end()
+        if self.hparams.bits_per_char:
+            loss, _ = self.meters["test"].compute()
+            self.log("test_bpc", loss / math.log(2))
 
     def forward(self, tokens: torch.Tensor, state=None):
         return self.model(tokens, state)
