@@ -13,7 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from nasrl.draw.graph import ArchitectureGraph, Edge, Node, architecture_graph
+from nasrl.draw.build import architecture_graph
+from nasrl.draw.graph import ArchitectureGraph, Edge, Node
 
 
 def draw_architecture(arch: Any, path: str | Path) -> Path:

@@ -11,7 +11,6 @@ renderer draws rank 0 at the bottom, as the paper's Fig. 5, 7 and 8 do) and an `
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 
 @dataclass(frozen=True)
@@ -54,21 +53,3 @@ class ArchitectureGraph:
 
     def edges_of_kind(self, kind: str) -> list[Edge]:
         return [e for e in self.edges if e.kind == kind]
-
-
-def architecture_graph(arch: Any) -> ArchitectureGraph:
-    """The graph of a ``cnn`` or ``rnn_cell`` architecture (checked first: ArchitectureError if malformed)."""
-    from nasrl.architecture import ArchitectureError
-    from nasrl.spaces.containing import validated
-
-    if isinstance(arch, dict) and arch.get("space") == "tabular":
-        raise ArchitectureError("architecture.space: 'tabular' names a row of a results table, not a network: "
-                                "nothing to draw (expected 'cnn' or 'rnn_cell')")
-    arch = validated(arch)
-    if arch["space"] == "cnn":
-        from nasrl.draw.cnn import cnn_graph
-
-        return cnn_graph(arch)
-    from nasrl.draw.cell import cell_graph
-
-    return cell_graph(arch)
