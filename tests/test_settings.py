@@ -72,8 +72,8 @@ def test_every_key_is_in_the_config_readme_with_its_default():
     (SearchSettings.from_dict, {"space": "cnn_v1", "roundz": 8}, "search: unknown key 'roundz'; expected one of ["),
     (SearchSettings.from_dict, {"space": "cnn_v1", "replicas": 0}, "search.replicas: expected an integer >= 1, got 0"),
     (SearchSettings.from_dict, {"space": "cnn_v1", "staleness": -1}, "search.staleness: expected an integer >= 0"),
-    (SearchSettings.from_dict, {"space": "cnn_v1", "strategy": "evolution"},
-     "search.strategy: expected one of ['reinforce', 'random'], got 'evolution'"),
+    (SearchSettings.from_dict, {"space": "cnn_v1", "strategy": "annealing"},
+     "search.strategy: expected one of ['reinforce', 'random', 'evolution'], got 'annealing'"),
     (SearchSettings.from_dict, {"rounds": 2}, "search.space: missing; expected a mapping or a string"),
     (ReinforceConfig.from_dict, {"baseline_decay": 1.0},
      "search.controller.baseline_decay: expected a number in [0, 1), got 1.0"),
@@ -155,3 +155,122 @@ def test_an_experiment_name_must_be_one_folder_inside_results(name):
     with pytest.raises(ValueError, match=r"^experiment: expected a string matching .*, got "):
         validate_workflow_config({"experiment": name, "search": {"space": "cnn_v1"}})
     assert validate_workflow_config({"experiment": "run-2.b_1", "search": {"space": "cnn_v1"}})
+
+
+# --- values from the command line, closed sets, and the checks made when the workflow plans ---
+
+
+def command_line(**sections) -> dict:
+    """Sections as `snakemake --config 'NAME=JSON'` hands them over: YAML's base loader, all text."""
+    import json
+
+    return {name: yaml.load(json.dumps(value), Loader=yaml.BaseLoader) for name, value in sections.items()}
+
+
+def test_command_line_values_mean_what_they_would_in_the_config_file():
+    """Issue #14: `--config 'search={"rounds": 8}'` arrives as {"rounds": "8"}; nulls as "null"."""
+    from nasrl.settings.overrides import type_overrides
+
+    text = command_line(search={"rounds": 8, "controller": {"lr": None, "temperature": "~"},
+                                "space": {"type": "cnn", "num_filters": [8, 16], "depth": {"start": 2}}},
+                        child={"precision": None, "data_dir": None, "threads": 2, "augment": False,
+                               "lr_decay_at": [0.25, 0.5], "optimizer": {"nesterov": True}},
+                        final={"grid": {"lr": [0.1, 0.05]}})
+    assert text["search"]["rounds"] == "8" and text["child"]["precision"] == "null"  # what Snakemake gives
+    typed = type_overrides(WorkflowConfig, {**text, "experiment": "007"})
+    assert typed["experiment"] == "007"  # a text key keeps its text
+    assert typed["search"]["space"] == {"type": "cnn", "num_filters": [8, 16], "depth": {"start": 2}}
+    config = {"experiment": "cli", "search": {"space": "cnn_v1", "rounds": 2}, "child": {"precision": "bf16-mixed"}}
+    for name, section in text.items():  # Snakemake's merge of --config into the config file
+        config[name] = {**config.get(name, {}), **section}
+    settings = validate_workflow_config(config, text)
+    assert (settings.search.rounds, settings.search.controller.lr, settings.search.controller.temperature) == (8, None, None)
+    assert settings.search.space["num_filters"] == [8, 16]
+    child = settings.child
+    assert (child.precision, child.data_dir, child.threads, child.augment, child.lr_decay_at, child.optimizer.nesterov) \
+        == (None, None, 2, False, [0.25, 0.5], True)
+    assert settings.final.grid.lr == [0.1, 0.05] and config["search"]["rounds"] == 8  # filled in, in place
+
+
+def test_a_section_that_is_not_a_mapping_on_the_command_line_shows_the_supported_form():
+    text = {"search": '{"rounds": 8'}  # an unclosed brace: Snakemake passes the text on
+    with pytest.raises(ValueError) as err:
+        validate_workflow_config({"experiment": "cli", **text}, text)
+    assert str(err.value).startswith("search: expected a mapping, got '{\"rounds\": 8'; on the command line a section "
+                                     "is one YAML or JSON mapping: --config 'search={\"name\": value}'")
+
+
+@pytest.mark.parametrize("sections, message", [
+    ({"child": {"dataset": "mnist"}}, "child.dataset: expected one of ['cifar10', 'digits', 'ptb', 'ptb_char', "
+                                      "'pydoc_topics', 'pydoc_topics_char'], got 'mnist'"),
+    ({"child": {"accelerator": "tpu-v9"}}, "child.accelerator: expected one of ['auto', 'cpu', 'gpu', 'cuda', 'mps', "
+                                           "'tpu'], got 'tpu-v9'"),
+    ({"child": {"precision": "fp8"}}, "child.precision: expected one of ['16-mixed', 'bf16-mixed', "),
+    ({"search": {"space": "cnn_v9"}}, "search.space: 'cnn_v9' is neither a preset (cnn_v1, "),
+    ({"search": {"space": {"type": "cnn", "num_filters": []}}}, "search.space: cnn space.num_filters: expected a "
+                                                                "non-empty list, got []"),
+    ({"search": {"space": {"type": ["cnn"]}}}, "search.space: search space spec.type: ['cnn'] is not one of "),
+    ({"child": {"dataset": "ptb"}}, "child.dataset: 'ptb' is text data, but a cnn space needs image data; expected "
+                                    "one of ['cifar10', 'digits']"),
+    ({"search": {"space": "rnn_base8"}}, "child.dataset: 'digits' is image data, but a rnn_cell space needs text data"),
+    ({"search": {"space": "nas_bench_macro"}}, "search.space: a tabular space has no network to train; its children "
+                                               "need child.surrogate"),
+])
+def test_datasets_enumerations_and_the_space_are_checked_when_the_workflow_plans(sections, message):
+    config = {"experiment": "plan", "search": {"space": "cnn_v1"}, "child": {"dataset": "digits"}}
+    for name, section in sections.items():
+        config[name] = {**config[name], **section}
+    with pytest.raises(ValueError) as err:
+        validate_workflow_config(config)
+    assert str(err.value).startswith(message) and "\n" not in str(err.value), str(err.value)
+
+
+def test_what_the_plan_accepts():
+    def plan(**sections):
+        return validate_workflow_config({"experiment": "plan", **sections})
+
+    assert plan(search={"space": "nas_bench_macro"}, child={"surrogate": {"table": "macro.csv"}}).child.surrogate
+    assert plan(search={"space": "rnn_base8"}, child={"dataset": "ptb", "data_dir": "data/ptb"}).child.dataset == "ptb"
+    assert plan(search={"space": "cnn_v1"}, child={"precision": 16}).child.precision == "16"  # YAML gives a number
+
+
+def test_the_closed_sets_agree_with_the_data_modules_the_training_code_and_lightning():
+    from lightning_fabric.plugins.precision.precision import _PRECISION_INPUT
+    from pytorch_lightning.accelerators import AcceleratorRegistry
+
+    from nasrl.data import DATASET_KINDS
+    from nasrl.settings import choices
+    from nasrl.training.child import SPACE_KINDS
+
+    assert choices.DATASET_KINDS == DATASET_KINDS and set(typing.get_args(choices.Dataset)) == set(DATASET_KINDS)
+    assert choices.SPACE_DATA_KINDS == SPACE_KINDS
+    assert set(typing.get_args(choices.Accelerator)) == set(AcceleratorRegistry.available_accelerators()) | {"auto", "gpu"}
+    lightning = {str(value) for literal in typing.get_args(_PRECISION_INPUT) for value in typing.get_args(literal)}
+    assert set(typing.get_args(typing.get_args(choices.Precision)[0])) == lightning
+
+
+def test_nested_numbers_and_nulls_work_through_snakemake_config(tmp_path):
+    """`snakemake --config 'search={"rounds": 3}'` (only the settings files are built: seconds)."""
+    from test_workflow import make_workdir, snakemake
+
+    workdir = make_workdir(tmp_path / "run", tiny_config(threads=1, precision="bf16-mixed"))
+    settings = workdir / "results" / "tiny" / "settings"
+    snakemake(workdir, "--config", 'search={"rounds": 3, "controller": {"lr": null}}',
+              'child={"precision": null, "threads": 2}', "--",
+              *[f"results/tiny/settings/{name}.yaml" for name in ("search", "child", "runtime")])
+    search, child, runtime = (yaml.safe_load((settings / f"{name}.yaml").read_text())
+                              for name in ("search", "child", "runtime"))
+    assert search["rounds"] == 3 and search["controller"]["lr"] is None and search["space"] == "cnn_v1"
+    assert child["precision"] is None and child["epochs"] == 1 and runtime["threads"] == 2
+
+
+def test_a_bad_value_stops_snakemake_in_at_most_three_lines(tmp_path):
+    from test_workflow import make_workdir, snakemake
+
+    workdir = make_workdir(tmp_path / "run", tiny_config())
+    done = snakemake(workdir, "--dry-run", "--config", 'child={"dataset": "mnist"}', check=False)
+    output = (done.stdout + done.stderr).strip().splitlines()
+    assert done.returncode != 0 and "Traceback" not in done.stdout + done.stderr
+    assert "invalid config: child.dataset: expected one of ['cifar10', 'digits', 'ptb', 'ptb_char', 'pydoc_topics', " \
+           "'pydoc_topics_char'], got 'mnist'" in output
+    assert len(output) <= 3, output  # Snakemake's profile and config notes, then the one error line

@@ -7,7 +7,10 @@
 - :mod:`~nasrl.settings.final`: ``final`` (``FinalSettings``, its ``grid``);
 - :mod:`~nasrl.settings.workflow`: ``tracking``, the whole config (``WorkflowConfig``) and the
   settings files of the workflow's steps;
-- :mod:`~nasrl.settings.base`: the section base and the one-line error of a bad value.
+- :mod:`~nasrl.settings.base`: the section base and the one-line error of a bad value;
+- :mod:`~nasrl.settings.choices`: the closed sets (datasets, accelerators, precisions);
+- :mod:`~nasrl.settings.overrides`: ``snakemake --config`` text typed as config.yaml would be;
+- :mod:`~nasrl.settings.plan_checks`: the space built and matched with the dataset, at plan time.
 
 The models define the keys, their types, ranges and defaults (with the paper section each
 default comes from); the workflow checks its config through them, and the strategies and

@@ -16,13 +16,14 @@ jobs in a file of their own (``settings/runtime.yaml``) so that changing them re
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import yaml
 from pydantic import Field, NonNegativeFloat, PositiveFloat
 
 from nasrl.architecture import content_key
 from nasrl.settings.base import Count, Fraction, Section, UnitFloat
+from nasrl.settings.choices import Accelerator, Dataset, Precision
 
 
 class OptimizerConfig(Section):
@@ -45,6 +46,11 @@ class LanguageModelConfig(Section):
     embedding_dropout: Fraction = 0.1
     tie_weights: bool = False
     bptt: Count = 35  # Zaremba et al. (2014), medium model
+    # Sec. 7.1/7.4: Gal & Ghahramani's variational dropout; this rate masks h_{t-1} in the recurrence.
+    recurrent_dropout: Fraction = 0.0
+    init_range: PositiveFloat | None = None  # every weight uniform in [-r, r] (Zaremba et al.); None: layer defaults
+    # Sec. 7.4: the character model trains with Adam; "sgd" uses child.optimizer's momentum and Nesterov.
+    optimizer: Literal["sgd", "adam"] = "sgd"
 
 
 class RewardConfig(Section):
@@ -86,7 +92,7 @@ class ChildConfig(Section):
     # Where the child runs, not what it learns: outside the child key (see the module docstring).
     RUNTIME_KEYS: ClassVar[tuple[str, ...]] = ("accelerator", "threads")
 
-    dataset: str = "digits"  # cifar10 | digits | ptb | ptb_char | a built-in text corpus
+    dataset: Dataset = "digits"  # cifar10 | digits | ptb | ptb_char | a built-in text corpus (settings/choices.py)
     data_dir: str | None = None  # folder holding the raw dataset files (CIFAR-10, PTB)
     seed: int = 0
     epochs: Count = 50  # Sec. 4.1
@@ -100,9 +106,9 @@ class ChildConfig(Section):
     reward: RewardConfig = Field(default_factory=RewardConfig)
     failure_reward: float = 0.0  # reward of a child that fails or diverges
     language_model: LanguageModelConfig = Field(default_factory=LanguageModelConfig)
-    accelerator: str = "auto"  # Lightning accelerator: cpu, gpu, auto (runtime)
+    accelerator: Accelerator = "auto"  # Lightning accelerator: cpu, gpu, auto ... (runtime)
     # e.g. "bf16-mixed" on a GPU; None = full precision. Lightning also takes 16 or 32.
-    precision: Annotated[str, Field(coerce_numbers_to_str=True)] | None = None
+    precision: Precision | None = None
     channels_last: bool = True  # faster convolutions on CPU and tensor cores
     threads: Count | None = None  # torch CPU threads; None = torch's default (runtime)
     limit_train_batches: Count | None = None  # cap batches per epoch (quick runs and tests)

@@ -1,10 +1,11 @@
-"""The ``search`` section: the space, the strategy, the rounds, and the controller's REINFORCE settings."""
+"""The ``search`` section: the space, the strategy, the rounds, the controller's REINFORCE settings
+and regularized evolution's population and tournament."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveFloat
+from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, ValidationInfo, field_validator
 
 from nasrl.settings.base import Count, Fraction, Section
 
@@ -26,6 +27,28 @@ class ReinforceConfig(Section):
     temperature: PositiveFloat | None = None  # not in the paper (ENAS 5.0 for PTB)
     tanh_constant: PositiveFloat | None = None  # not in the paper (ENAS 1.5-2.5)
     grad_clip: PositiveFloat | None = None  # not in the paper
+    # Small-budget options (not in the paper; docs/benchmarks.md has what each did on NAS-Bench-Macro).
+    normalize_advantage: bool = False  # divide R - b by the minibatch's reward std
+    ppo_epochs: Count = 1  # gradient steps per minibatch (PPO-style; 1 = REINFORCE's one step)
+    ppo_clip: PositiveFloat | None = None  # clip the probability ratio to [1 - c, 1 + c] (PPO 0.2); None = off
+    unique_samples: bool = False  # redraw an architecture already in the minibatch (sampling without repeats)
+
+
+class EvolutionConfig(Section):
+    """Regularized evolution (Real et al. 2019; nasrl.search.evolution): population and tournament."""
+
+    SECTION = "search.evolution"
+
+    population: Annotated[int, Field(ge=2)] = 20  # P: the first P samples are random; the oldest dies
+    tournament: Count = 5  # S: the best of S random members is mutated; 1 <= S <= P
+
+    @field_validator("tournament")
+    @classmethod
+    def _tournament_fits(cls, value: int, info: ValidationInfo) -> int:
+        population = info.data.get("population")
+        if population is not None and value > population:
+            raise ValueError(f"expected an integer in [1, {population}] (at most the population), got {value}")
+        return value
 
 
 class SearchSettings(Section):
@@ -34,13 +57,14 @@ class SearchSettings(Section):
     SECTION = "search"
 
     space: dict[str, Any] | str  # a spec, a preset name or a YAML path
-    strategy: Literal["reinforce", "random"] = "reinforce"  # the paper's controller, or its control experiment
+    strategy: Literal["reinforce", "random", "evolution"] = "reinforce"  # the paper, its control, or Real et al. 2019
     seed: int = 0  # seeds the controller's initial weights and every round's samples
     rounds: Count = 4
     children_per_round: Count = 4  # m, the controller minibatch (8 in the paper, Sec. 4.1)
     replicas: Count = 1  # K: a round samples K x m children and applies K updates (the paper's 100 replicas)
     staleness: NonNegativeInt = 0  # s: round r is sampled from controller r - s (0: synchronous rounds)
     controller: ReinforceConfig = Field(default_factory=ReinforceConfig)  # used by strategy reinforce only
+    evolution: EvolutionConfig = Field(default_factory=EvolutionConfig)  # used by strategy evolution only
 
     def build_space(self) -> SearchSpace:
         from nasrl.spaces.presets import resolve_space
@@ -48,4 +72,5 @@ class SearchSettings(Section):
         return resolve_space(self.space)
 
     def strategy_config(self) -> dict[str, Any] | None:
-        return self.controller.to_dict() if self.strategy == "reinforce" else None
+        sections = {"reinforce": self.controller, "evolution": self.evolution}
+        return sections[self.strategy].to_dict() if self.strategy in sections else None

@@ -9,6 +9,7 @@ say, the final grid does not touch the inputs of already trained children.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from pydantic import Field
@@ -16,6 +17,8 @@ from pydantic import Field
 from nasrl.settings.base import Section
 from nasrl.settings.child import ChildConfig
 from nasrl.settings.final import FinalSettings
+from nasrl.settings.overrides import check_sections, merge_overrides, type_overrides
+from nasrl.settings.plan_checks import check_plan
 from nasrl.settings.search import SearchSettings
 
 
@@ -39,9 +42,19 @@ class WorkflowConfig(Section):
     tracking: TrackingSettings = Field(default_factory=TrackingSettings)
 
 
-def validate_workflow_config(config: dict[str, Any]) -> WorkflowConfig:
-    """Check a workflow config (ValueError in one line) and fill in its defaults, in place."""
+def validate_workflow_config(config: dict[str, Any], overrides: Mapping[str, Any] | None = None) -> WorkflowConfig:
+    """Check a workflow config (ValueError in one line) and fill in its defaults, in place.
+
+    ``overrides``: the command line's ``--config`` values, already merged into ``config`` as
+    untyped text; they are typed as config.yaml would type them first (``overrides.py``). The
+    checks that need the space or two sections follow (``plan_checks.py``).
+    """
+    if overrides:
+        typed = type_overrides(WorkflowConfig, overrides)
+        check_sections(WorkflowConfig, typed)
+        merge_overrides(config, typed)
     settings = WorkflowConfig.from_dict(config)
+    check_plan(settings.search, settings.child)
     config.clear()
     config.update(settings.model_dump())
     return settings

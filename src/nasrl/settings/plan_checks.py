@@ -1,0 +1,44 @@
+"""Checks across sections that the workflow makes when it plans, before any job runs.
+
+The section models check each key alone (types, ranges, the names in ``choices.py``). What
+needs two keys, or the space itself, is checked here, so that a run that no child could finish
+stops at once with one line instead of failing in its first job: the space must build (a preset
+name, a YAML file or a spec), and its children must be trainable on the dataset (a CNN on image
+data, a recurrent cell on text), unless they are surrogates looked up in a table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from nasrl.architecture import ArchitectureError
+from nasrl.settings.choices import DATASET_KINDS, SPACE_DATA_KINDS
+
+if TYPE_CHECKING:
+    from nasrl.settings.child import ChildConfig
+    from nasrl.settings.search import SearchSettings
+
+
+def check_plan(search: SearchSettings, child: ChildConfig) -> None:
+    """ValueError in one line, naming the key, when the config cannot make one child."""
+    from nasrl.spaces.presets import space_names
+
+    value = search.space
+    if isinstance(value, str) and value not in space_names() and not Path(value).is_file():
+        raise ValueError(f"search.space: {value!r} is neither a preset ({', '.join(space_names())}) nor a file")
+    try:
+        space = search.build_space()
+    except ArchitectureError as err:  # one line, even where it quotes a YAML parser's message
+        raise ValueError(f"search.space: {' '.join(str(err).split())}") from None
+    if child.surrogate is not None:
+        return  # no network and no data: the table is read (and checked) by prepare_data
+    needs = SPACE_DATA_KINDS.get(space.type)
+    if needs is None:
+        raise ValueError(f"search.space: a {space.type} space has no network to train; its children need "
+                         f"child.surrogate (a results table), or a space of type {sorted(SPACE_DATA_KINDS)}")
+    dataset = child.dataset
+    if DATASET_KINDS[dataset] != needs:
+        matching = sorted(name for name, kind in DATASET_KINDS.items() if kind == needs)
+        raise ValueError(f"child.dataset: {dataset!r} is {DATASET_KINDS[dataset]} data, but a {space.type} space "
+                         f"needs {needs} data; expected one of {matching}")
