@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
+from nasrl.tracking.relocate import follow_move
 from nasrl.tracking.state import SearchRun
 
 # MLflow logs every database error with its traceback before raising it, and urllib3 each
@@ -34,6 +35,8 @@ def after_job(state_file: str | Path | None, what: str, log: Callable[[SearchRun
         return False
     try:
         with retries_unlogged():
+            if follow_move(search):  # the folder moved: its own store, its own artifacts
+                search.save(state_file)
             log(search)
         return True
     except Exception as err:  # a busy or unreachable store: the job's own files are already written

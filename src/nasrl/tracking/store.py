@@ -2,8 +2,10 @@
 
 The default store is ``sqlite:///mlflow.db`` in the working directory (no server needed);
 ``MLFLOW_TRACKING_URI`` (say, a shared ``mlflow server`` on a cluster) or the config's
-``tracking.uri`` override it. The URI is resolved once, at the start of a search, to an
-absolute one, so jobs on other nodes or in other folders log to the same store.
+``tracking.uri`` override it. The search records the URI at its start (``recorded_uri``): a
+SQLite file inside the working directory relative to it, so that a moved or copied folder
+logs into its own store; every other URI as an absolute one, so that jobs on other nodes or
+in other folders log to the same store. Each process resolves it again (``resolve_uri``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ T = TypeVar("T")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+# MLflow prints two "View run ... at" lines per run ended on a server: noise in a job's log.
+os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 
 # SQLite allows one writer at a time; concurrent children see "database is locked" when
 # another holds the lock. Such errors are retried with jittered back-off for this long.
@@ -44,6 +48,26 @@ def resolve_uri(configured: str | None = None) -> str:
     if uri.startswith(prefix) and not uri[len(prefix):].startswith("/"):
         uri = prefix + str(Path(uri[len(prefix):]).resolve())
     return uri
+
+
+def recorded_uri(configured: str | None = None, workdir: str | Path = ".") -> str:
+    """The URI a search records: ``resolve_uri``'s, with a SQLite file inside ``workdir``
+    written relative to it."""
+    uri = resolve_uri(configured)
+    prefix = "sqlite:///"
+    if uri.startswith(prefix):
+        path, root = Path(uri[len(prefix):]), Path(workdir).resolve()
+        if path.is_relative_to(root):
+            return prefix + str(path.relative_to(root))
+    return uri
+
+
+def local_sqlite_file(uri: str) -> Path | None:
+    """The database file of a SQLite URI relative to the working directory, else None."""
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri[len(prefix):].startswith("/"):
+        return Path(uri[len(prefix):])
+    return None
 
 
 @lru_cache(maxsize=16)

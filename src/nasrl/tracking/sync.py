@@ -7,6 +7,7 @@ sync can run any number of times, during or after a search.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,9 @@ from nasrl.tracking.children import log_missing_children
 from nasrl.tracking.round import log_round
 from nasrl.tracking.runs import complete_runs, find_run
 from nasrl.tracking.search import finish_search, log_final_run, start_search
-from nasrl.tracking.state import SearchRun
-from nasrl.tracking.store import resolve_uri, retrying
+from nasrl.tracking.relocate import follow_move
+from nasrl.tracking.state import SearchRun, portable_path
+from nasrl.tracking.store import recorded_uri, resolve_uri, retrying
 
 
 def read_settings(results: Path) -> dict[str, dict[str, Any]]:
@@ -77,13 +79,15 @@ def _sync_unfinished_round(search: SearchRun, index: int) -> list[str]:
     their reuse tags and the round's metrics later."""
     archs = search.layout.sampled(index)
     lines = archs.read_text(encoding="utf-8").splitlines() if archs.exists() else []
-    finished = {sample["key"]: sample["arch"] for sample in (json.loads(line) for line in lines if line.strip())
+    samples = [json.loads(line) for line in lines if line.strip()]
+    finished = {sample["key"]: sample["arch"] for sample in samples
                 if search.layout.child_metrics(sample["key"]).exists()}
     if not finished:
         return []
     known = complete_runs(search.client, search, "child", finished)
     missing = {key: arch for key, arch in finished.items() if key not in known}
-    return log_missing_children(search.client, search, index, missing)
+    first_index = {sample["key"]: int(sample["index"]) for sample in reversed(samples)}
+    return log_missing_children(search.client, search, index, missing, first_index)
 
 
 def sync_final(search: SearchRun, register_model: bool = True) -> list[str]:
@@ -101,42 +105,61 @@ def sync_final(search: SearchRun, register_model: bool = True) -> list[str]:
             logged.append(metrics_file.parent.name)
     if layout.best.exists() and layout.headline.exists():
         best = read_json(layout.best, "best run")
-        if not retrying(search.client.get_metric_history, search.run_id, "best_search_reward"):
+        # finish_search ends the run last: a run still open was not finished (a transfer run,
+        # which retrains presets without a search, has no search metrics to look for)
+        if retrying(search.client.get_run, search.run_id).info.status != "FINISHED":
             finish_search(search, read_json(layout.headline, "headline metrics"), best)
             logged.append("search results")
-        if register_model and best.get("status") == "ok" and search.registered_model:
-            logged += _register(search, best)
+        if best.get("status") == "ok":
+            logged += _best_final_run(search, best, register_model)
     return logged
 
 
-def _register(search: SearchRun, best: dict[str, Any]) -> list[str]:
-    from nasrl.models.saved import load_model
-    from nasrl.tracking.model import register_best_model
+def _best_final_run(search: SearchRun, best: dict[str, Any], register_model: bool) -> list[str]:
+    """The test metrics (the one test evaluation, Sec. 4.1) and the ``nasrl.best`` tag on the
+    final run the report chose, and its network registered."""
+    from mlflow.entities import Metric, RunTag
 
     run_dir = Path(best["run"])
     if not run_dir.is_absolute():
         run_dir = search.results_dir.parents[1] / run_dir  # best.json paths are relative to the workflow root
     metrics = read_metrics(run_dir)
-    if metrics.get("surrogate"):  # a table lookup trained no network: there is no model to register
-        return []
-    key = metrics.key
     client = search.client
-    run = find_run(client, search, "final", key)
+    run = find_run(client, search, "final", metrics.key)
+    logged = []
+    test = {name: float(value) for name, value in (best.get("test") or {}).items()}
+    if run.data.tags.get("nasrl.best") != "true":
+        now = int(time.time() * 1000)
+        retrying(client.log_batch, run.info.run_id, metrics=[Metric(k, v, now, 0) for k, v in test.items()],
+                 tags=[RunTag("nasrl.best", "true")])
+        logged.append(f"test metrics of final run {run_dir.name}")
+    # A table lookup (surrogate child) trained no network: there is no model to register.
+    if register_model and search.registered_model and not metrics.get("surrogate"):
+        logged += _register(search, best, run, run_dir)
+    return logged
+
+
+def _register(search: SearchRun, best: dict[str, Any], run, run_dir: Path) -> list[str]:
+    from nasrl.models.saved import load_model
+    from nasrl.tracking.model import register_best_model
+
     name = search.registered_model
     # A version already registered from this run is not logged again; checked before the model is loaded.
-    if retrying(client.search_model_versions, f"name = '{name}' and run_id = '{run.info.run_id}'"):
+    if retrying(search.client.search_model_versions, f"name = '{name}' and run_id = '{run.info.run_id}'"):
         return []
-    model, _ = load_model(run_dir)
-    version = register_best_model(search, best, run.info.run_id, model)
+    model, saved = load_model(run_dir)
+    version = register_best_model(search, best, run.info.run_id, model, saved)
     return [f"model {name} version {version}"]
 
 
 def sync(results: str | Path, uri: str | None = None) -> list[str]:
     """Log everything of the search in ``results`` that the store lacks; returns what was logged."""
     search = SearchRun.load(ResultsLayout(Path(results)).tracking_state)
-    search.results = str(Path(results).resolve())
-    if uri is not None and resolve_uri(uri) != search.uri:
-        search.uri, search.experiment_id, search.run_id = resolve_uri(uri), None, None
+    search.results = portable_path(results)
+    if uri is not None and resolve_uri(uri) != resolve_uri(search.uri):
+        search.uri, search.experiment_id, search.run_id = recorded_uri(uri), None, None
+    if follow_move(search):
+        search.save(search.state_file)
     if not search.enabled:
         raise ValueError(f"{results}: tracking is off for this search (config tracking.enabled: false)")
     logged = ["search run"] if ensure_search_run(search) else []
