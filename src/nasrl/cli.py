@@ -1,11 +1,15 @@
-"""The ``nasrl`` command line.
+"""The ``nasrl`` command line: the user's verbs, then the workflow's steps (listed apart).
 
+    nasrl show results/digits-cnn                      a search: rounds, best children, final grid
+    nasrl draw cnn_figure7 -o fig7.svg                 an architecture's diagram (SVG or PNG)
+    nasrl describe results/digits-cnn                  the search's best architecture as a table
+    nasrl validate --space cnn_v1 ARCH.json
+    nasrl train-child --arch ARCH.json --config config/config.yaml --out DIR
     nasrl bench --space SPACE.yaml --table TABLE.csv --key-column arch --reward-column acc \
         --strategy reinforce --strategy random --budget 500 --repeats 20 --out results/bench
-    nasrl validate --space cnn_v1 ARCH.json
-    nasrl describe ARCH.json
-    nasrl train-child --arch ARCH.json --config config/config.yaml --out DIR
-    nasrl presets
+
+Every verb that takes an architecture takes it the same way (nasrl.commands.arguments): a
+JSON file, a final/best.json, a search's results folder (its best) or a preset name.
 """
 
 from __future__ import annotations
@@ -13,17 +17,21 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from pathlib import Path
 
-from nasrl.architecture import ArchitectureError, canonical_json, content_key, read_json
+from nasrl.architecture import ArchitectureError, canonical_json, content_key
 
 BENCH_EPILOG = """\
-Each strategy runs --repeats times (seeds S, S+1, ...) for --budget samples; a sample's
-reward is the table's --reward-column value for its key (the space's key template filled
-with the chosen values). Writes OUT/curves.csv (strategy, repeat, step, key, reward,
-best_so_far) and OUT/summary.json (per strategy: mean and std over repeats of the best
-reward, of the --report-column value of the best-by-reward architecture, and of the mean
-of the top-1/5/15 unique architectures found), at the budget and at each --eval-at step.
+Each strategy runs --repeats times (seeds S, S+1, ...) for --budget samples, or with
+--budget-unit trainings until it has trained --budget distinct children (a repeated
+architecture is free, as in the pipeline, which trains it once); a sample's reward is the
+table's --reward-column value for its key (the space's key template filled with the chosen
+values). Writes OUT/curves.csv (strategy, repeat, step, trainings, round, replica, key,
+reward, best_so_far) and OUT/summary.json (per strategy: mean and std over repeats of the
+best reward, of the --report-column value of the best-by-reward architecture, of the mean
+of the top-1/5/15 unique architectures found, and of the samples and trainings spent), at
+the budget and at each --eval-at point (in the budget's unit).
 
 REINFORCE keeps the paper's minibatch of m = 8 architectures per update, but its default
 learning rate here is 0.01, not the paper's 6e-4: budgets of a few hundred samples give
@@ -58,34 +66,86 @@ def cmd_bench(args: argparse.Namespace) -> None:
         raise ArchitectureError(f"{args.space}: bench needs a tabular space, got type {space.type!r}")
     table = ResultsTable(args.table, args.key_column, args.reward_column, args.report_column, args.reward_transform)
     config = {"lr": args.lr, "baseline_decay": args.baseline_decay, "entropy_weight": args.entropy_weight}
+    if args.controller_config is not None:  # a search.controller mapping: its keys win over the flags
+        from nasrl.settings import ReinforceConfig, read_yaml
+
+        config.update(ReinforceConfig.from_dict(read_yaml(args.controller_config), where="--controller-config")
+                      .model_dump(exclude_unset=True))
+    evolution = {"population": args.population, "tournament": args.tournament}
     curves, summary = run_bench(space, table, args.strategy or ["reinforce", "random"], args.budget, args.repeats,
-                                args.seed, args.batch_size, config, args.eval_at, args.replicas, args.staleness)
+                                args.seed, args.batch_size, config, args.eval_at, args.replicas, args.staleness,
+                                args.budget_unit, evolution)
     write_bench(args.out, curves, summary)
     print(json.dumps({"out": str(args.out), "strategies": summary["strategies"]}, indent=2))
 
 
+def _arch(value):
+    from nasrl.commands.arguments import resolve_architecture
+
+    return resolve_architecture(value)
+
+
 def cmd_validate(args: argparse.Namespace) -> None:
-    space = _space(args.space)
-    arch = space.validate(read_json(args.arch))
+    source = _arch(args.arch)
+    space = _space(args.space) if args.space else source.space()
+    if space is None:
+        raise ArchitectureError(f"{args.arch}: an architecture file names no space; give --space "
+                                "(a preset name such as cnn_v1, or a YAML file)")
+    arch = space.validate(source.arch)
     print(json.dumps({"key": content_key(arch), "space": space.type, "decisions": space.describe_decisions(arch)}))
 
 
 def cmd_describe(args: argparse.Namespace) -> None:
-    from nasrl.models.describe import describe
+    from nasrl.commands.shapes import sizes_from_config, sizes_from_search
+    from nasrl.models.describe import describe, format_description
 
-    print(json.dumps(describe(read_json(args.arch), args.in_channels, args.num_classes, args.input_size, args.hidden_size)))
+    source = _arch(args.arch)
+    # The sizes the network is counted with: the search's own, a config's, then explicit flags.
+    sizes = (sizes_from_search(source.results) if source.results else None) or {}
+    if args.config:
+        sizes.update(sizes_from_config(args.config))
+    sizes.update({k: v for k, v in (("in_channels", args.in_channels), ("num_classes", args.num_classes),
+                                    ("input_size", args.input_size), ("hidden_size", args.hidden_size)) if v is not None})
+    summary = describe(source.arch, **sizes)
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(format_description(summary, source.arch, args.arch), end="")
+
+
+def cmd_draw(args: argparse.Namespace) -> None:
+    from nasrl.draw import draw_architecture, draw_note
+
+    try:
+        path = draw_architecture(_arch(args.arch).arch, args.out)
+    except ArchitectureError as err:
+        if not args.or_note:
+            raise
+        path = draw_note(f"no diagram: {err}", args.out)
+    print(path)
+
+
+def cmd_show(args: argparse.Namespace) -> None:
+    from nasrl.commands.show import show_search
+
+    print(show_search(args.results), end="")
 
 
 def cmd_train_child(args: argparse.Namespace) -> None:
     from nasrl.settings import load_child_config
 
     config = load_child_config(args.config, args.runtime)
-    arch = read_json(args.arch)
+    arch = _arch(args.arch).arch
     if config.surrogate is not None:  # a table lookup: no torch or Lightning import
         from nasrl.training.surrogate import train_surrogate
 
         metrics = train_surrogate(arch, config, args.out)
     else:
+        from nasrl.spaces.containing import validated
+
+        # A malformed file is the caller's error (one line, exit 1), not a child that failed to
+        # train; checked before torch and Lightning are imported.
+        validated(arch)
         from nasrl.training.child import train_child
 
         metrics = train_child(arch, config, args.out, evaluate_test=args.test)
@@ -99,12 +159,87 @@ def cmd_presets(args: argparse.Namespace) -> None:
 
 
 def cmd_key(args: argparse.Namespace) -> None:
-    print(content_key(json.loads(canonical_json(read_json(args.arch)))))
+    print(content_key(json.loads(canonical_json(_arch(args.arch).arch))))
+
+
+ARCH_HELP = "an architecture JSON file, a final/best.json, a search's results folder (its best) or a preset name"
+PLUMBING_EPILOG = """\
+workflow steps (run by the Snakemake rules; `nasrl STEP --help`):
+  {steps}
+"""
+
+
+class WorkflowSteps:
+    """Adds the workflow's steps as commands that `nasrl --help` lists apart from the user's verbs."""
+
+    def __init__(self, sub: argparse._SubParsersAction):
+        self.sub, self.names = sub, []
+
+    def add_parser(self, name: str, **kwargs) -> argparse.ArgumentParser:
+        self.names.append(name)
+        kwargs.setdefault("description", kwargs.pop("help", None))  # no help: not in the verbs' list
+        return self.sub.add_parser(name, **kwargs)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nasrl", description="Neural Architecture Search with Reinforcement Learning")
-    sub = parser.add_subparsers(dest="command", required=True)
+    from nasrl import __version__
+
+    parser = argparse.ArgumentParser(prog="nasrl", formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     description="Neural Architecture Search with Reinforcement Learning "
+                                                 "(Zoph & Le, ICLR 2017)")
+    parser.add_argument("--version", action="version", version=f"nasrl {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", title="commands")
+
+    show = sub.add_parser("show", help="summary of a search: rounds, best children, final grid, files, MLflow run")
+    show.add_argument("results", type=Path, help="the search's folder, results/EXPERIMENT")
+    show.set_defaults(func=cmd_show)
+
+    draw = sub.add_parser("draw", help="draw an architecture: a CNN's layers (Fig. 7), a cell's tree (Fig. 5, 8)")
+    draw.add_argument("arch", help=ARCH_HELP)
+    draw.add_argument("-o", "--out", required=True, type=Path, help="the diagram file, .svg or .png")
+    draw.add_argument("--or-note", action="store_true",
+                      help="when there is nothing to draw (a best.json without an architecture, a tabular space), "
+                           "write a figure saying why instead of failing (the workflow's rule)")
+    draw.set_defaults(func=cmd_draw)
+
+    describe = sub.add_parser("describe", help="an architecture as a table: layers or cell nodes, parameters",
+                              description="Sizes for the parameter count: a search's own (its data.json and "
+                                          "settings) for a results folder or its best.json, else --config's "
+                                          "dataset and language model, else 3 channels and 10 classes (CNN), "
+                                          "200 and 200 (cell); the flags below override them.")
+    describe.add_argument("arch", help=ARCH_HELP)
+    describe.add_argument("--json", action="store_true", help="print JSON (space, key, depth, params, decisions)")
+    describe.add_argument("--config", type=Path, help="YAML config: its dataset's channels and classes, or "
+                                                      "vocabulary, and its language-model sizes")
+    describe.add_argument("--in-channels", type=int, help="CNN input channels")
+    describe.add_argument("--num-classes", type=int, help="CNN classes")
+    describe.add_argument("--input-size", type=int, help="cell input size")
+    describe.add_argument("--hidden-size", type=int, help="cell hidden size")
+    describe.set_defaults(func=cmd_describe)
+
+    validate = sub.add_parser("validate", help="check an architecture against a space; print its key and decisions")
+    validate.add_argument("--space", help="space preset name or YAML file (default: a preset architecture's or "
+                                          "the search's own space)")
+    validate.add_argument("arch", help=ARCH_HELP)
+    validate.set_defaults(func=cmd_validate)
+
+    key = sub.add_parser("key", help="print the content key of an architecture")
+    key.add_argument("arch", help=ARCH_HELP)
+    key.set_defaults(func=cmd_key)
+
+    presets = sub.add_parser("presets", help="list the shipped spaces and architectures")
+    presets.set_defaults(func=cmd_presets)
+
+    train = sub.add_parser("train-child", help="train one child architecture; write metrics.json, curve.csv, model.pt",
+                           description="Train one child. A child that fails or diverges still writes metrics.json "
+                                       "(status failed|diverged, the failure reward) and exits 0.")
+    train.add_argument("--arch", required=True, help=ARCH_HELP)
+    train.add_argument("--config", required=True, type=Path, help="YAML config; its `child` section (or the whole file)")
+    train.add_argument("--runtime", type=Path, help="YAML of runtime settings (accelerator, threads) over --config's; "
+                                                    "they do not change the child's key")
+    train.add_argument("--out", required=True, type=Path, help="output folder")
+    train.add_argument("--test", action="store_true", help="also evaluate on the test split (final models only)")
+    train.set_defaults(func=cmd_train_child)
 
     bench = sub.add_parser("bench", help="measure search strategies on a published results table (no training)",
                            epilog=BENCH_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -115,9 +250,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--report-column", help="column reported for the architectures found (e.g. test accuracy)")
     bench.add_argument("--reward-transform", choices=["identity", "cube"], default="identity",
                        help="cube = the paper's CIFAR-10 reward, accuracy^3 (default: identity)")
-    bench.add_argument("--strategy", action="append", choices=["reinforce", "random"],
+    bench.add_argument("--strategy", action="append", choices=["reinforce", "random", "evolution"],
                        help="repeat to compare several (default: reinforce and random)")
-    bench.add_argument("--budget", type=int, required=True, help="samples per search")
+    bench.add_argument("--budget", type=int, required=True, help="samples (or trainings) per search")
+    bench.add_argument("--budget-unit", choices=["samples", "trainings"], default="samples",
+                       help="count every sample, or only distinct children trained (default: samples)")
     bench.add_argument("--repeats", type=int, default=10, help="searches per strategy (default: 10)")
     bench.add_argument("--seed", type=int, default=0, help="seed of the first repeat (default: 0)")
     bench.add_argument("--eval-at", type=int, action="append", help="also summarise after this many samples")
@@ -129,45 +266,21 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--lr", type=float, default=0.01, help="controller Adam learning rate (default: 0.01)")
     bench.add_argument("--baseline-decay", type=float, default=0.95, help="EMA baseline decay per reward (default: 0.95)")
     bench.add_argument("--entropy-weight", type=float, default=0.0, help="entropy bonus, not in the paper (default: 0)")
+    bench.add_argument("--controller-config", type=Path,
+                       help="YAML mapping of search.controller keys (config/README.md); they override the flags above")
+    bench.add_argument("--population", type=int, default=20, help="evolution: population P (default: 20)")
+    bench.add_argument("--tournament", type=int, default=5, help="evolution: tournament size S (default: 5)")
     bench.add_argument("--out", required=True, type=Path, help="output folder")
     bench.set_defaults(func=cmd_bench)
-
-    validate = sub.add_parser("validate", help="check an architecture JSON against a space; print its key and decisions")
-    validate.add_argument("--space", required=True, help="space preset name or YAML file")
-    validate.add_argument("arch", type=Path, help="architecture JSON file")
-    validate.set_defaults(func=cmd_validate)
-
-    key = sub.add_parser("key", help="print the content key of an architecture JSON file")
-    key.add_argument("arch", type=Path)
-    key.set_defaults(func=cmd_key)
-
-    describe = sub.add_parser("describe", help="print a JSON summary of an architecture (space, depth, parameters, decisions)")
-    describe.add_argument("arch", type=Path, help="architecture JSON file")
-    describe.add_argument("--in-channels", type=int, default=3, help="CNN input channels for the parameter count (default: 3)")
-    describe.add_argument("--num-classes", type=int, default=10, help="CNN classes for the parameter count (default: 10)")
-    describe.add_argument("--input-size", type=int, default=200, help="cell input size for the parameter count (default: 200)")
-    describe.add_argument("--hidden-size", type=int, default=200, help="cell hidden size for the parameter count (default: 200)")
-    describe.set_defaults(func=cmd_describe)
-
-    train = sub.add_parser("train-child", help="train one child architecture; write metrics.json, curve.csv, model.pt",
-                           description="Train one child. A child that fails or diverges still writes metrics.json "
-                                       "(status failed|diverged, the failure reward) and exits 0.")
-    train.add_argument("--arch", required=True, type=Path, help="architecture JSON file")
-    train.add_argument("--config", required=True, type=Path, help="YAML config; its `child` section (or the whole file)")
-    train.add_argument("--runtime", type=Path, help="YAML of runtime settings (accelerator, threads) over --config's; "
-                                                    "they do not change the child's key")
-    train.add_argument("--out", required=True, type=Path, help="output folder")
-    train.add_argument("--test", action="store_true", help="also evaluate on the test split (final models only)")
-    train.set_defaults(func=cmd_train_child)
 
     from nasrl.pipeline.cli import add_commands
     from nasrl.tracking.cli import add_track_command
 
-    add_commands(sub)
     add_track_command(sub)
 
-    presets = sub.add_parser("presets", help="list the shipped spaces and architectures")
-    presets.set_defaults(func=cmd_presets)
+    steps = WorkflowSteps(sub)
+    add_commands(steps)
+    parser.epilog = PLUMBING_EPILOG.format(steps=textwrap.fill(", ".join(steps.names), 88, subsequent_indent="  "))
     return parser
 
 
