@@ -14,6 +14,12 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+# `snakemake --report report.html`: one offline HTML file with the search figure, the rounds
+# table, the best architecture, the final grid and the headline metrics (captions in
+# workflow/report/; the files are marked with report() in the rules).
+report: "workflow/report/workflow.rst"
+
+
 # ----- load rules -------------------------------------------------------------------------
 include: "workflow/rules/common.smk"
 include: "workflow/rules/search.smk"
@@ -32,7 +38,10 @@ localrules:
     collect_rewards,
     update_controller,
     summarize_search,
+    plot_search,
     select_top,
+    report_tables,
+    draw_best,
     all,
 
 
@@ -41,3 +50,10 @@ rule all:
     default_target: True
     input:
         final_targets(),
+        report_targets(),
+
+
+# ----- messages ---------------------------------------------------------------------------
+# Where to look at the finished search: the MLflow runs table (src/nasrl/tracking/links.py).
+onsuccess:
+    print(tracking_hint())

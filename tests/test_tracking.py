@@ -28,7 +28,9 @@ import yaml
 
 from nasrl.tracking import store
 from nasrl.tracking.hooks import after_job
-from nasrl.tracking.params import flatten
+from nasrl.spaces import build_space
+from nasrl.spaces.presets import preset_architecture
+from nasrl.tracking.params import decision_params, flatten
 from nasrl.tracking.record import MAX_ENTRIES, MAX_PARAMS, log_batches
 from nasrl.tracking.round import log_round
 from nasrl.tracking.search import log_child, start_search
@@ -41,9 +43,14 @@ REPO = Path(__file__).resolve().parents[1]
 EPOCHS = 30
 
 
+# The space of the searches written here: 2 layers of 3x3 filters, 1 to 16 of them.
+SPACE = {"type": "cnn", "filter_heights": [3], "filter_widths": [3], "strides": [1], "num_filters": list(range(1, 17)),
+         "depth": {"start": 2, "step": 0, "every": 1, "max": 2}}
+
+
 def arch(filters: int) -> dict:
     layer = {"filter_height": 3, "filter_width": 3, "num_filters": filters, "stride_height": 1, "stride_width": 1}
-    return {"space": "cnn", "layers": [{**layer, "inputs": []}, {**layer, "inputs": [0]}]}
+    return {"space": "cnn", "layers": [{**layer, "inputs": []}, {**layer, "inputs": [0]}], "max_pool_after": []}
 
 
 def write_child(children: Path, key: str, epochs: int = EPOCHS, status: str = "ok", **extra) -> Path:
@@ -66,7 +73,7 @@ def new_search(root: Path, uri: str | None = None, name: str = "exp") -> SearchR
     """A started search (settings files, a search run) whose results live under ``root``."""
     results = root / "results" / name
     (results / "settings").mkdir(parents=True)
-    settings = {"search": {"space": "cnn_v1", "strategy": "reinforce", "seed": 0}, "child": {"dataset": "digits"}}
+    settings = {"search": {"space": SPACE, "strategy": "reinforce", "seed": 0}, "child": {"dataset": "digits"}}
     for section, values in settings.items():
         (results / "settings" / f"{section}.yaml").write_text(yaml.safe_dump(values))
     search = SearchRun(experiment=name, results=str(results), uri=uri or f"sqlite:///{root / 'mlflow.db'}",
@@ -97,11 +104,28 @@ def key(i: int) -> str:
 
 # ----- what a run records ---------------------------------------------------------------------
 
-def test_architectures_become_flat_params_one_per_decision():
-    flat = flatten(arch(8))
-    assert flat["space"] == "cnn"
-    assert flat["layers.0.num_filters"] == "8" and flat["layers.1.inputs"] == "[0]" and flat["layers.0.inputs"] == "[]"
-    assert len(flat) == 1 + 2 * 6
+def test_settings_become_flat_params():
+    flat = flatten({"search": {"space": {"num_filters": [4, 8]}, "seed": 3}, "child": {"layers": [{"a": 1}]}})
+    assert flat == {"search.space.num_filters": "[4, 8]", "search.seed": "3", "child.layers.0.a": "1"}
+
+
+def test_a_childs_params_are_its_depth_and_the_decisions_its_space_leaves_open():
+    space = build_space({"type": "cnn", "filter_heights": [1, 3], "filter_widths": [3], "strides": [1],
+                         "num_filters": [4, 8], "depth": {"start": 3, "step": 0, "every": 1, "max": 3}})
+    layer = {"filter_height": 3, "filter_width": 3, "num_filters": 8, "stride_height": 1, "stride_width": 1}
+    child = {"space": "cnn", "max_pool_after": [],
+             "layers": [{**layer, "inputs": []}, {**layer, "inputs": [0]}, {**layer, "filter_height": 1, "inputs": [0, 1]}]}
+    params = decision_params(child, space)
+    # Fixed by the space, so the same in every run: the filter width, both strides, the anchors
+    # of layers 0 and 1 (no earlier layer to choose besides the previous one, always read).
+    assert params == {"depth": "3", "layer_0.filter_height": "3", "layer_0.num_filters": "8",
+                      "layer_1.filter_height": "3", "layer_1.num_filters": "8",
+                      "layer_2.filter_height": "1", "layer_2.num_filters": "8", "layer_2.anchor": "[0]"}
+    cell, cell_space = preset_architecture("rnn_nas_cell")
+    cell_params = decision_params(cell, cell_space)
+    assert "depth" not in cell_params and "space" not in cell_params
+    assert cell_params["node_0.activation"] == cell["nodes"][0]["activation"]
+    assert cell_params["cell_indices.inject"] == str(cell["cell_indices"]["inject"])
 
 
 def test_the_store_is_local_sqlite_unless_configured(monkeypatch, tmp_path):
@@ -116,19 +140,24 @@ def test_the_store_is_local_sqlite_unless_configured(monkeypatch, tmp_path):
 def test_a_child_run_holds_decisions_curves_reward_and_architecture(tmp_path):
     search = new_search(tmp_path)
     folder = write_child(search.results_dir / "children", key(1), status="diverged")
-    run_id, new = log_child(client_for(search), search, key(1), arch(16), round_index=3)
+    run_id, new = log_child(client_for(search), search, key(1), arch(16), round_index=3, index=5)
     assert new
     run = client_for(search).get_run(run_id)
     assert run.data.tags["mlflow.parentRunId"] == search.run_id
-    assert (run.data.tags["nasrl.round"], run.data.tags["nasrl.status"]) == ("3", "diverged")
+    assert run.info.run_name == "r3-c5"  # round 3, child 5: the runs table reads in sampling order
+    assert (run.data.tags["nasrl.round"], run.data.tags["nasrl.index"], run.data.tags["nasrl.status"]) == (
+        "3", "5", "diverged")
     assert run.info.status == "FAILED" and "boom" in run.data.tags["nasrl.error"]
-    assert run.data.params["layers.0.num_filters"] == "16" and run.data.metrics["reward"] == 0.5
+    assert run.data.params == {"depth": "2", "layer_0.num_filters": "16", "layer_1.num_filters": "16"}
+    assert run.data.metrics["reward"] == 0.5
     history = client_for(search).get_metric_history(run_id, "val_acc")
     assert [m.step for m in history] == list(range(1, EPOCHS + 1))
     artifacts = Path(urllib.parse.urlparse(run.info.artifact_uri).path)
     assert json.loads((artifacts / "architecture.json").read_text()) == arch(16)
     assert json.loads((artifacts / "metrics.json").read_text()) == json.loads((folder / "metrics.json").read_text())
-    assert log_child(client_for(search), search, key(1), arch(16), 3) == (run_id, False)  # never logged twice
+    diagram = (artifacts / "architecture.svg").read_text()  # nasrl.draw's picture of the network
+    assert diagram.lstrip().startswith(("<?xml", "<svg")) and "</svg>" in diagram
+    assert log_child(client_for(search), search, key(1), arch(16), 3, 5) == (run_id, False)  # never logged twice
 
 
 def test_a_half_logged_run_is_replaced_not_duplicated(tmp_path):
@@ -137,7 +166,7 @@ def test_a_half_logged_run_is_replaced_not_duplicated(tmp_path):
     client = client_for(search)
     cut_short = client.create_run(search.experiment_id, tags={
         "mlflow.parentRunId": search.run_id, "nasrl.stage": "child", "nasrl.key": key(2)}).info.run_id
-    run_id, new = log_child(client, search, key(2), arch(8), 0)
+    run_id, new = log_child(client, search, key(2), arch(8), 0, 0)
     assert new and run_id != cut_short
     assert list(child_runs(search)) == [key(2)]
     assert client.get_run(cut_short).info.lifecycle_stage == "deleted"
@@ -149,7 +178,7 @@ def _log_in_process(state_file: str, child_key: str, barrier) -> None:
     search = SearchRun.load(state_file)
     client = store.client(search.uri)
     barrier.wait()  # every writer starts at once
-    log_child(client, search, child_key, arch(int(child_key[-1], 16) + 1), 0)
+    log_child(client, search, child_key, arch(int(child_key[-1], 16) + 1), 0, int(child_key[-1], 16))
 
 
 def test_eight_children_logging_at_once_lose_nothing(tmp_path):
@@ -170,8 +199,7 @@ def test_eight_children_logging_at_once_lose_nothing(tmp_path):
     client = client_for(search)
     for k, run in runs.items():
         assert run.data.tags["nasrl.complete"] == "true" and run.info.status == "FINISHED"
-        assert len(run.data.params) == len(flatten(arch(1)))
-        assert run.data.params["layers.1.num_filters"] == str(int(k[-1], 16) + 1)
+        assert run.data.params == {"depth": "2", **{f"layer_{i}.num_filters": str(int(k[-1], 16) + 1) for i in (0, 1)}}
         for metric in ("lr", "train_loss", "val_loss", "val_acc"):
             assert len(client.get_metric_history(run.info.run_id, metric)) == EPOCHS
 
@@ -201,7 +229,7 @@ def test_a_store_locked_for_a_while_is_waited_for(tmp_path):
     write_child(search.results_dir / "children", key(3))
     holder = hold_write_lock(tmp_path / "mlflow.db", 8.0)
     try:
-        run_id, new = log_child(client_for(search), search, key(3), arch(8), 0)
+        run_id, new = log_child(client_for(search), search, key(3), arch(8), 0, 0)
     finally:
         holder.join()
     assert new and client_for(search).get_run(run_id).data.tags["nasrl.complete"] == "true"
@@ -226,7 +254,7 @@ def test_a_store_locked_during_a_rounds_update_fails_the_log_not_the_job_and_syn
     search = new_search(tmp_path)
     keys = [key(i) for i in (40, 41, 42)]
     folders = [write_child(search.results_dir / "children", k) for k in keys]
-    log_child(client_for(search), search, keys[0], arch(8), 0)  # logged before, say by a sync mid-round
+    log_child(client_for(search), search, keys[0], arch(8), 0, 0)  # logged before, say by a sync mid-round
     rewards = write_round(search, 0, [(0, keys[0], 0.5), (0, keys[1], 0.5), (0, keys[2], 0.5), (0, keys[1], 0.5)])
     before = [(f / "metrics.json").read_bytes() for f in folders]
     monkeypatch.setattr(store, "BUSY_RETRY_SECONDS", 0.5)
@@ -326,7 +354,8 @@ def test_the_rounds_update_logs_every_child_of_the_round_once(tmp_path):
     assert client.get_run(cut_short).info.lifecycle_stage == "deleted"  # half-logged: redone, not kept
     for run in child_runs(search).values():
         assert run.data.tags["nasrl.complete"] == "true" and run.info.status == "FINISHED"
-        assert run.data.tags["nasrl.round"] == "0" and len(run.data.params) == len(flatten(arch(8)))
+        assert run.data.tags["nasrl.round"] == "0" and set(run.data.params) == {"depth", "layer_0.num_filters",
+                                                                                 "layer_1.num_filters"}
         assert len(client.get_metric_history(run.info.run_id, "val_acc")) == EPOCHS
     assert round_finished(search.state_file, 0, first, {"baseline": 0.3})  # the update run again logs nothing twice
     assert logged_keys(search) == k[:2]
@@ -339,6 +368,7 @@ def test_the_rounds_update_logs_every_child_of_the_round_once(tmp_path):
     assert (runs[k[0]].data.tags["nasrl.reused"], runs[k[0]].data.tags["nasrl.sampled_in_rounds"]) == ("true", "0")
     assert (runs[k[1]].data.tags["nasrl.reused"], runs[k[1]].data.tags["nasrl.sampled_in_rounds"]) == ("true", "0,1")
     assert runs[k[2]].data.tags["nasrl.round"] == "1" and "nasrl.reused" not in runs[k[2]].data.tags
+    assert [runs[c].info.run_name for c in k] == ["r0-c0", "r0-c1", "r1-c1", "r1-c2"]  # each key's first sample
     assert runs[k[3]].data.tags["nasrl.surrogate"] == "true"  # its reward came from a table
     assert not any("nasrl.surrogate" in runs[c].data.tags for c in k[:3])
     hits = client.get_metric_history(search.run_id, "cache_hits")
@@ -399,7 +429,7 @@ def test_one_client_per_store(tmp_path):
 def test_a_child_trained_by_an_earlier_search_is_linked_not_logged_again(tmp_path):
     first = new_search(tmp_path)
     write_child(first.results_dir / "children", key(7))
-    original, _ = log_child(client_for(first), first, key(7), arch(8), 0)
+    original, _ = log_child(client_for(first), first, key(7), arch(8), 0, 0)
     second = SearchRun(experiment="exp", results=first.results, uri=first.uri, registered_model="nasrl-exp")
     start_search(second, {"search": {"seed": 1}})
     log_round(second, 0, round_table([(0, key(7), 0.5)]))
@@ -488,18 +518,54 @@ def test_the_run_tree_of_a_search_through_the_rest_api(server, finished_tiny_sea
         assert tags["mlflow.parentRunId"] == search_id and tags["nasrl.status"] == "ok"
         first = history[history["key"] == tags["nasrl.key"]]
         assert tags["nasrl.round"] == str(first["round"].min())
+        # named by where it was first sampled: round and index
+        assert child["info"]["run_name"] == f"r{first['round'].iloc[0]}-c{first['index'].iloc[0]}"
         assert (tags.get("nasrl.reused") == "true") == (len(first) > 1 or first["repeat"].any())
-        assert as_dict(child["data"]["params"])["layers.0.num_filters"] in {"4", "8"}
+        # TINY fixes 2 layers of 3x3 filters with stride 1: only the filter counts are decisions
+        params = as_dict(child["data"]["params"])
+        assert set(params) == {"depth", "layer_0.num_filters", "layer_1.num_filters"} and params["depth"] == "2"
+        assert {params["layer_0.num_filters"], params["layer_1.num_filters"]} <= {"4", "8"}
         curve = rest(server, "metrics/get-history", run_id=child["info"]["run_id"], metric_key="val_acc")["metrics"]
         assert [m["step"] for m in curve] == [1]  # TINY trains one epoch
         assert as_dict(child["data"]["metrics"])["reward"] == pytest.approx(float(first["reward"].iloc[0]))
+        artifacts = rest(server, "artifacts/list", run_id=child["info"]["run_id"])["files"]
+        assert {"architecture.json", "architecture.svg", "metrics.json"} <= {f["path"] for f in artifacts}
 
+    # reward is the search's signal: only children have it, the runs table sorted by it ranks them
+    assert not any("reward" in as_dict(run["data"].get("metrics")) for run in by_stage["search"] + by_stage["final"])
     (final,) = by_stage["final"]
-    assert as_dict(final["data"]["tags"])["mlflow.parentRunId"] == search_id
-    assert as_dict(final["data"]["params"])["grid.lr"] == "0.1"
+    best = json.loads((results / "final" / "best.json").read_text())
+    final_tags, final_metrics = as_dict(final["data"]["tags"]), as_dict(final["data"]["metrics"])
+    assert final_tags["mlflow.parentRunId"] == search_id and final_tags["nasrl.best"] == "true"
+    assert as_dict(final["data"]["params"])["grid.lr"] == "0.1" and as_dict(final["data"]["params"])["depth"] == "2"
+    assert "final_reward" in final_metrics  # the retraining's own reward, named apart
+    assert final_metrics["test_acc"] == pytest.approx(best["test"]["test_acc"])  # the one test evaluation
+
     model = rest(server, "registered-models/get", name="nasrl-tiny")["registered_model"]
-    (version,) = model["latest_versions"]
-    assert version["run_id"] == final["info"]["run_id"]
+    assert "experiment 'tiny'" in model["description"]
+    (latest,) = model["latest_versions"]
+    assert latest["run_id"] == final["info"]["run_id"]
+    version = rest(server, "model-versions/get", name="nasrl-tiny", version=latest["version"])["model_version"]
+    assert best["arch_key"] in version["description"] and f"test_acc {best['test']['test_acc']:.4f}" in version["description"]
+    version_tags = as_dict(version["tags"])
+    assert version_tags["arch_key"] == best["arch_key"] and version_tags["search_run_id"] == search_id
+    assert float(version_tags["test_acc"]) == pytest.approx(best["test"]["test_acc"], abs=1e-4)
+    with store.fluent_uri(server):
+        import mlflow
+
+        signature = mlflow.models.get_model_info(f"models:/nasrl-tiny/{latest['version']}").signature
+    (images,), (logits,) = signature.inputs.inputs, signature.outputs.inputs
+    assert (images.name, str(images.type), images.shape) == ("images", "float32", (-1, 1, 8, 8))  # digits: 1 x 8 x 8
+    assert (logits.name, logits.shape) == ("logits", (-1, 10))
+
+    # the link printed when a search ends opens this experiment's runs table
+    from nasrl.tracking.links import ui_hint
+
+    hint = ui_hint(results / "tracking" / "search.json")
+    assert f"/#/experiments/{experiment['experiment_id']}/runs?workflowType=machine_learning&" in hint
+    assert "mlflow ui --backend-store-uri" in hint
+    # and the UI treats the experiment as model training: its page opens on the runs table
+    assert as_dict(experiment["tags"])["mlflow.experimentKind"] == "custom_model_development"
 
 
 def test_sync_rebuilds_the_same_tree_in_a_new_store(finished_tiny_search, tmp_path):

@@ -69,8 +69,10 @@ def cmd_bench(args: argparse.Namespace) -> None:
     if args.controller_config is not None:  # a search.controller mapping: its keys win over the flags
         from nasrl.settings import ReinforceConfig, read_yaml
 
-        config.update(ReinforceConfig.from_dict(read_yaml(args.controller_config), where="--controller-config")
-                      .model_dump(exclude_unset=True))
+        values = read_yaml(args.controller_config)
+        if isinstance(values.get("search"), dict):  # a workflow config (block): its search.controller
+            values = values["search"].get("controller") or {}
+        config.update(ReinforceConfig.from_dict(values, where="--controller-config").model_dump(exclude_unset=True))
     evolution = {"population": args.population, "tournament": args.tournament}
     curves, summary = run_bench(space, table, args.strategy or ["reinforce", "random"], args.budget, args.repeats,
                                 args.seed, args.batch_size, config, args.eval_at, args.replicas, args.staleness,
@@ -267,7 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--baseline-decay", type=float, default=0.95, help="EMA baseline decay per reward (default: 0.95)")
     bench.add_argument("--entropy-weight", type=float, default=0.0, help="entropy bonus, not in the paper (default: 0)")
     bench.add_argument("--controller-config", type=Path,
-                       help="YAML mapping of search.controller keys (config/README.md); they override the flags above")
+                       help="YAML of search.controller keys, flat or in a config's search.controller "
+                            "(config/controller-small-budget.yaml); they override the flags above")
     bench.add_argument("--population", type=int, default=20, help="evolution: population P (default: 20)")
     bench.add_argument("--tournament", type=int, default=5, help="evolution: tournament size S (default: 5)")
     bench.add_argument("--out", required=True, type=Path, help="output folder")

@@ -14,7 +14,9 @@ such as ``"{round}"``, which is kept as it is.
       rounds/NNNN/rewards.parquet           the round's rewards
       children/{key}/metrics.json           one folder per distinct child (curve.csv, model.pt)
       history.parquet, rounds.csv, rewards.csv, search.png
-      final/top.json, final/runs/{rank}_{point}/, final/best.json
+      final/top.json, final/runs/{rank}_{point}/, final/best.json, final/grid.csv
+      final/best.svg                        the chosen architecture's diagram (nasrl draw)
+      report/{rounds,final_grid,metrics}.html   tables shown by `snakemake --report`
       metrics.json                          the headline figures (DVC metrics)
 """
 
@@ -122,6 +124,20 @@ class ResultsLayout:
     @property
     def best(self) -> Path:
         return self.root / "final" / "best.json"
+
+    @property
+    def best_diagram(self) -> Path:
+        """The chosen architecture drawn (Fig. 7 style for a CNN, Fig. 5/8 for a cell)."""
+        return self.root / "final" / "best.svg"
+
+    @property
+    def final_grid(self) -> Path:
+        """One row per final run: grid point, validation metric, the chosen one's test metrics."""
+        return self.root / "final" / "grid.csv"
+
+    def report_page(self, name: str) -> Path:
+        """An HTML table for the Snakemake report (rounds, final_grid, metrics)."""
+        return self.root / "report" / f"{name}.html"
 
     @property
     def headline(self) -> Path:

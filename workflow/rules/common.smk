@@ -1,18 +1,21 @@
 # Helpers and input functions; the logic lives in the nasrl package.
 import json
+import os
 import sys
 from pathlib import Path
 
 import yaml
 
 from nasrl.layout import ResultsLayout, round_name
+from nasrl.pipeline import run_lock
 from nasrl.settings import settings_files, validate_workflow_config
 
 # The config is checked by the settings model (src/nasrl/settings/), the one description of
 # every key, and every default is filled in here. A bad key stops the run with one line:
 # sys.exit prints just the message, where an exception would add Snakemake's stack frames.
+# `--config` values arrive as untyped text; the model types them (src/nasrl/settings/overrides.py).
 try:
-    SETTINGS = validate_workflow_config(config)
+    SETTINGS = validate_workflow_config(config, workflow.config_settings.config)
 except ValueError as err:
     sys.exit(f"invalid config: {err}")
 SETTINGS_FILES = settings_files(SETTINGS)
@@ -22,10 +25,28 @@ EXPERIMENT = config["experiment"]
 LAYOUT = ResultsLayout.for_experiment(EXPERIMENT)
 LOGS = f"logs/{EXPERIMENT}"
 ROUNDS = config["search"]["rounds"]
-TOP_K = config["final"]["top_k"]
+# final.architectures set: a transfer, the named architectures retrained, no search run.
+TRANSFER = SETTINGS.final.transfer
+TOP_K = SETTINGS.final.ranks
 STALENESS = config["search"]["staleness"]
 TRACKING = config.get("tracking") or {}
 TRACKING_STATE = str(LAYOUT.tracking_state)
+
+
+# Jobs run their `nasrl` command in a warm-start server that has torch and Lightning imported
+# (src/nasrl/warm/): a child's fixed cost drops from seconds to a fork. NASRL_WARM_START=0 in
+# the environment turns it off; jobs inside a SLURM allocation always start a fresh process.
+os.environ.setdefault("NASRL_WARM_START", "1")
+
+
+# One run per experiment and folder (src/nasrl/pipeline/run_lock.py): a second `snakemake` or
+# `dvc repro` stops here with one line naming the running one. onstart runs in the main
+# process only, before the first job, and not for dry runs, reports or `--unlock`.
+onstart:
+    try:
+        run_lock.acquire(EXPERIMENT)
+    except run_lock.SearchRunning as err:
+        sys.exit(str(err))
 
 
 wildcard_constraints:
@@ -118,5 +139,72 @@ def final_run_dirs():
     return [str(Path(p).parent) for p in final_runs()]
 
 
+def select_top_inputs(wildcards):
+    """select_top reads the history, or for a transfer the settings naming the architectures."""
+    if TRANSFER:
+        return {
+            "search": str(LAYOUT.settings("search")),
+            "final": str(LAYOUT.settings("final")),
+        }
+    return {"history": str(LAYOUT.history)}
+
+
+def select_top_args(wildcards, input):
+    if TRANSFER:
+        return f"--search {input.search} --final {input.final}"
+    return f"--history {input.history} --k {TOP_K}"
+
+
+def report_inputs(wildcards):
+    return {} if TRANSFER else {"history": str(LAYOUT.history)}
+
+
+def report_history_arg(wildcards, input):
+    return "" if TRANSFER else f"--history {input.history}"
+
+
+def control_history():
+    """The random-search control's history (random-search/dvc.yaml: results/{experiment}-random/),
+    drawn into the search figure when it exists; none for a search that is itself random.
+    """
+    control = ResultsLayout.for_experiment(f"{EXPERIMENT}-random").history
+    if config["search"]["strategy"] == "random" or not control.exists():
+        return []
+    return [str(control)]
+
+
+def control_option(wildcards, input):
+    return f"--control {input.control}" if input.control else ""
+
+
+def rounds_table_options(wildcards, input, output):
+    """report-tables' rounds options: the rounds table and its page, for a search (not a transfer)."""
+    if not input.rounds:
+        return ""
+    return f"--rounds {input.rounds} --rounds-page {output.rounds_page}"
+
+
+def report_targets():
+    """The files `snakemake --report report.html` shows (captions in workflow/report/)."""
+    pages = [
+        LAYOUT.final_grid,
+        LAYOUT.report_page("final_grid"),
+        LAYOUT.report_page("metrics"),
+    ]
+    if not TRANSFER:
+        pages += [LAYOUT.search_plot, LAYOUT.report_page("rounds")]
+    return [str(page) for page in pages]
+
+
+def tracking_hint():
+    """How to open this search's runs in the MLflow UI, printed when the run succeeds."""
+    from nasrl.tracking.links import ui_hint
+
+    return ui_hint(TRACKING_STATE) if Path(TRACKING_STATE).exists() else ""
+
+
 def final_targets():
-    return [str(LAYOUT.headline), str(LAYOUT.best), str(LAYOUT.controller(ROUNDS))]
+    finals = [str(LAYOUT.headline), str(LAYOUT.best), str(LAYOUT.best_diagram)]
+    if TRANSFER:
+        return finals
+    return finals + [str(LAYOUT.controller(ROUNDS))]

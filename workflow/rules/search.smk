@@ -131,7 +131,6 @@ rule summarize_search:
         history=str(LAYOUT.history),
         rounds=str(LAYOUT.rounds_table),
         curve=str(LAYOUT.reward_curve),
-        plot=str(LAYOUT.search_plot),
     log:
         f"{LOGS}/summarize.log",
     benchmark:
@@ -140,4 +139,27 @@ rule summarize_search:
         "../envs/nasrl.yaml"
     shell:
         "nasrl summarize --rounds {input.rounds} --out {output.history} --rounds-out {output.rounds}"
-        " --curve-out {output.curve} --plot {output.plot} > {log} 2>&1"
+        " --curve-out {output.curve} > {log} 2>&1"
+
+
+# The search figure (src/nasrl/pipeline/plots.py), a rule of its own: a random-search control
+# that finishes later (random-search/dvc.yaml) is drawn into it by redrawing the figure alone.
+rule plot_search:
+    input:
+        history=str(LAYOUT.history),
+        control=control_history(),
+    output:
+        report(
+            str(LAYOUT.search_plot),
+            caption="../report/search.rst",
+            category="1. Search",
+            labels={"result": "search figure"},
+        ),
+    log:
+        f"{LOGS}/plot_search.log",
+    conda:
+        "../envs/nasrl.yaml"
+    params:
+        control=control_option,
+    shell:
+        "nasrl plot-search --history {input.history} {params.control} --out {output} > {log} 2>&1"

@@ -63,20 +63,39 @@ def cmd_update(a):
 def cmd_summarize(a):
     from nasrl.pipeline.collect import build_history, reward_curve, round_summary
 
-    from nasrl.pipeline.plots import plot_search
-
     history = build_history(a.rounds, a.out)
     summary = round_summary(history)
     summary.to_csv(a.rounds_out, index=False)
     reward_curve(history).to_csv(a.curve_out, index=False)
-    plot_search(history, a.plot)
     print(summary.to_string(index=False))
 
 
-def cmd_select_top(a):
-    from nasrl.pipeline.final import select_top
+def cmd_plot_search(a):
+    import pandas as pd
 
-    top = select_top(a.history, a.k, a.out)
+    from nasrl.pipeline.plots import plot_search
+
+    control = pd.read_parquet(a.control) if a.control else None
+    plot_search(pd.read_parquet(a.history), a.out, control)
+
+
+def cmd_report_tables(a):
+    from nasrl.pipeline.report_pages import write_report_tables
+
+    pages = {"final_grid": a.grid_page, "metrics": a.metrics_page, **({"rounds": a.rounds_page} if a.rounds else {})}
+    grid = write_report_tables(a.rounds, a.runs, a.best, a.metrics, a.grid_out, pages)
+    print(grid.to_string(index=False))
+
+
+def cmd_select_top(a):
+    from nasrl.pipeline.final import select_top, transfer_top
+
+    if a.history is None:  # a transfer: the architectures named in the final settings
+        if a.final is None or a.search is None:
+            raise ValueError("select-top needs --history, or --final and --search for final.architectures")
+        top = transfer_top(_final(a.final), _search(a.search).space, a.out)
+    else:
+        top = select_top(a.history, a.k, a.out)
     print(json.dumps([{k: t[k] for k in ("rank", "arch_key", "reward")} for t in top]))
 
 
@@ -124,13 +143,24 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
             TRACKING)
     command("summarize", cmd_summarize, "pipeline: history.parquet and rewards per round",
             (["--rounds"], {"type": Path, "nargs": "+", "required": True}), (["--out"], path), (["--rounds-out"], path),
-            (["--curve-out"], {**path, "help": "CSV: one row per sampled child, its reward"}), (["--plot"], {**path, "help": "PNG of the rewards"}))
+            (["--curve-out"], {**path, "help": "CSV: one row per sampled child, its reward"}))
+    command("plot-search", cmd_plot_search, "pipeline: the search figure (rewards, round means, best, top-k, depth steps)",
+            (["--history"], path), (["--out"], {**path, "help": "PNG"}),
+            (["--control"], {"type": Path, "help": "history.parquet of the random-search control, drawn alongside"}))
     command("select-top", cmd_select_top, "pipeline: the top-k distinct architectures by reward",
-            (["--history"], path), (["--k"], {"type": int, "required": True}), (["--out"], path))
+            (["--history"], {"type": Path, "help": "history.parquet (omit for final.architectures)"}),
+            (["--k"], {"type": int, "default": 1}), (["--out"], path),
+            (["--final"], {"type": Path, "help": "settings/final.yaml: its architectures instead of --history"}),
+            (["--search"], {"type": Path, "help": "settings/search.yaml: the space they must belong to"}))
     command("retrain", cmd_retrain, "pipeline: train one top architecture at one grid point",
             (["--top"], path), (["--rank"], {"type": int, "required": True}), (["--point"], {"type": int, "required": True}),
             (["--child"], path), (["--runtime"], {"type": Path, "help": "settings/runtime.yaml (accelerator, threads)"}),
             (["--final"], path), (["--out"], path), TRACKING)
+    command("report-tables", cmd_report_tables, "pipeline: final/grid.csv and the Snakemake report's HTML tables",
+            (["--rounds"], {"type": Path, "help": "rounds.csv (none for a transfer)"}), (["--rounds-page"], {"type": Path}),
+            (["--runs"], {"type": Path, "nargs": "+", "required": True}), (["--best"], path), (["--metrics"], path),
+            (["--grid-out"], path), (["--grid-page"], path), (["--metrics-page"], path))
     command("report", cmd_report, "pipeline: best final run by validation, tested once",
-            (["--top"], path), (["--runs"], {"type": Path, "nargs": "+", "required": True}), (["--history"], path),
+            (["--top"], path), (["--runs"], {"type": Path, "nargs": "+", "required": True}),
+            (["--history"], {"type": Path, "help": "history.parquet; omitted for a transfer (no search)"}),
             (["--experiment"], {"required": True}), (["--best-out"], path), (["--metrics-out"], path), TRACKING)

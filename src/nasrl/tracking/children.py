@@ -19,26 +19,29 @@ from nasrl.tracking.state import SearchRun
 from nasrl.tracking.store import retrying
 
 
-def child_tags(round_index: int, key: str) -> dict[str, str]:
-    return {"nasrl.round": str(round_index), "mlflow.runName": f"child-r{round_index}-{key[:8]}"}
+def child_tags(round_index: int, index: int, key: str) -> dict[str, str]:
+    """Tags of the child first sampled as child ``index`` of round ``round_index``; its run name
+    says where (``r3-c5``: round 3, child 5), so the runs table reads in sampling order."""
+    return {"nasrl.round": str(round_index), "nasrl.index": str(index), "mlflow.runName": f"r{round_index}-c{index}"}
 
 
 def log_missing_children(client, search: SearchRun, round_index: int, archs: dict[str, dict[str, Any]],
-                         extra_tags: dict[str, dict[str, str]] | None = None,
+                         indexes: dict[str, int], extra_tags: dict[str, dict[str, str]] | None = None,
                          sources: dict[str, str] | None = None) -> list[str]:
     """A run for each child in ``archs`` (key -> architecture, all missing from the store),
-    first sampled in ``round_index``; ``extra_tags`` (by key) are set as the run is created;
-    ``sources`` is runs_elsewhere(archs) when the caller has it. Returns the keys logged."""
+    first sampled in ``round_index`` as its child ``indexes[key]``; ``extra_tags`` (by key) are
+    set as the run is created; ``sources`` is runs_elsewhere(archs) when the caller has it.
+    Returns the keys logged."""
     if sources is None:
         sources = runs_elsewhere(client, search, list(archs))
     logged = []
     for key, arch in archs.items():
-        tags = {**child_tags(round_index, key), **(extra_tags or {}).get(key, {})}
+        tags = {**child_tags(round_index, indexes[key], key), **(extra_tags or {}).get(key, {})}
         run_dir = search.layout.child_dir(key)
         if key in sources:
-            record = link_record(run_dir, arch, search.run_id, sources[key], tags)
+            record = link_record(run_dir, arch, search.run_id, sources[key], tags, search.space)
         else:
-            record = result_record(run_dir, arch, "child", search.run_id, tags)
+            record = result_record(run_dir, arch, "child", search.run_id, tags, search.space)
         record.write(client, search.experiment_id)
         logged.append(key)
     return logged

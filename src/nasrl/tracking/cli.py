@@ -9,6 +9,7 @@ from pathlib import Path
 TRACK_EPILOG = """\
 The store: --uri, else MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the working directory.
 Open the UI on it with:  mlflow ui --backend-store-uri sqlite:///mlflow.db
+`nasrl track link --results results/EXPERIMENT` prints the address of the search's runs table.
 """
 
 
@@ -24,6 +25,16 @@ def cmd_sync(a: argparse.Namespace) -> None:
 
     logged = sync(a.results, a.uri)
     print(json.dumps({"results": str(a.results), "logged_now": logged}, indent=2))
+
+
+def cmd_link(a: argparse.Namespace) -> None:
+    from nasrl.layout import ResultsLayout
+    from nasrl.tracking.links import ui_hint
+
+    hint = ui_hint(ResultsLayout(a.results).tracking_state)
+    if not hint:
+        raise SystemExit(f"nasrl track link: {a.results} has no tracked search (tracking/search.json missing or off)")
+    print(hint)
 
 
 def add_track_command(sub: argparse._SubParsersAction) -> None:
@@ -43,3 +54,7 @@ def add_track_command(sub: argparse._SubParsersAction) -> None:
     sync.add_argument("--results", required=True, type=Path, help="the search's folder, results/{experiment}")
     sync.add_argument("--uri", help="log to this store instead of the one the search started with")
     sync.set_defaults(func=cmd_sync)
+
+    link = commands.add_parser("link", help="how to open a search's runs table in the MLflow UI")
+    link.add_argument("--results", required=True, type=Path, help="the search's folder, results/{experiment}")
+    link.set_defaults(func=cmd_link)

@@ -1,4 +1,10 @@
-"""The best final network as an MLflow PyTorch model, registered in the Model Registry."""
+"""The best final network as an MLflow PyTorch model, registered in the Model Registry.
+
+A registered version says what it is without opening its run: a description (architecture,
+grid point, validation and test metric, the search it came from), tags to filter and compare
+versions by (the test metric, the architecture key, the search run) and a signature giving
+the tensor the network takes and returns.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +15,16 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from nasrl.tracking.params import architecture_depth
 from nasrl.tracking.state import SearchRun
 from nasrl.tracking.store import fluent_uri, retrying
 
 
-def register_best_model(search: SearchRun, best: dict[str, Any], run_id: str, model) -> str | None:
-    """Log ``model`` (the best final run's network) into run ``run_id`` and register it under
-    ``search.registered_model``; returns the model version (None when registering is off)."""
+def register_best_model(search: SearchRun, best: dict[str, Any], run_id: str, model,
+                        saved: dict[str, Any]) -> str | None:
+    """Log ``model`` (the best final run's network; ``saved``: its model.pt without the weights)
+    into run ``run_id``, register it under ``search.registered_model`` and describe the
+    version; returns the version (None when registering is off)."""
     import mlflow
     import mlflow.pytorch
 
@@ -33,5 +42,58 @@ def register_best_model(search: SearchRun, best: dict[str, Any], run_id: str, mo
             warnings.simplefilter("ignore")
             info = retrying(mlflow.pytorch.log_model, model, name="model", registered_model_name=name,
                             pip_requirements=requirements, extra_files=[str(arch_file)], serialization_format="pickle",
+                            signature=model_signature(saved, search.layout.data_summary),
                             metadata={"arch_key": best["arch_key"], "grid": best["grid"]})
-    return str(info.registered_model_version)
+    model_version = str(info.registered_model_version)
+    describe_version(search, best, model_version)
+    return model_version
+
+
+def model_signature(saved: dict[str, Any], data_summary: Path):
+    """The tensors the network takes and returns, batch (and sequence) dimensions free:
+    a CNN maps normalized images [B, C, H, W] to class logits [B, classes]; a language
+    model maps word ids [B, T] to next-word logits [B, T, vocabulary]."""
+    import numpy as np
+    from mlflow.models import ModelSignature
+    from mlflow.types import Schema, TensorSpec
+
+    args = saved["model_args"]
+    if saved["arch"]["space"] == "cnn":
+        size = json.loads(Path(data_summary).read_text(encoding="utf-8"))["image_size"]
+        inputs = TensorSpec(np.dtype("float32"), (-1, args["in_channels"], size, size), "images")
+        outputs = TensorSpec(np.dtype("float32"), (-1, args["num_classes"]), "logits")
+    else:
+        inputs = TensorSpec(np.dtype("int64"), (-1, -1), "tokens")
+        outputs = TensorSpec(np.dtype("float32"), (-1, -1, args["vocab_size"]), "logits")
+    return ModelSignature(inputs=Schema([inputs]), outputs=Schema([outputs]))
+
+
+def version_tags(search: SearchRun, best: dict[str, Any]) -> dict[str, str]:
+    """What a version is compared by in the registry: its test metric(s), architecture, search."""
+    tags = {name: f"{value:.4f}" for name, value in (best.get("test") or {}).items()}
+    tags.update(arch_key=best["arch_key"], search_run_id=str(search.run_id), experiment=search.experiment,
+                grid=json.dumps(best["grid"], sort_keys=True), **{best["metric"]: f"{best['val']:.4f}"})
+    return tags
+
+
+def version_description(search: SearchRun, best: dict[str, Any]) -> str:
+    depth = architecture_depth(best["arch"])
+    shape = f", {depth} layers" if depth is not None else ""
+    tested = ", ".join(f"{name} {value:.4f}" for name, value in (best.get("test") or {}).items())
+    return (f"Best architecture of the nasrl search of experiment '{search.experiment}' (search run "
+            f"{search.run_id}): architecture {best['arch_key']}{shape}, retrained with {json.dumps(best['grid'])}; "
+            f"{best['metric']} {best['val']:.4f} on validation, chosen among the final runs, then tested once: "
+            f"{tested}. architecture.json holds the architecture (nasrl describe / nasrl draw).")
+
+
+def describe_version(search: SearchRun, best: dict[str, Any], model_version: str) -> None:
+    """Description and tags of a registered version (and of the model, when it has none)."""
+    client, name = search.client, search.registered_model
+    registered = retrying(client.get_registered_model, name)
+    if not registered.description:
+        retrying(client.update_registered_model, name,
+                 description=f"The best network of each nasrl search of experiment '{search.experiment}' "
+                             "(Zoph & Le 2017 NAS): one version per search. Compare versions by their tags.")
+    retrying(client.update_model_version, name, model_version, description=version_description(search, best))
+    for key, value in version_tags(search, best).items():
+        retrying(client.set_model_version_tag, name, model_version, key, value)

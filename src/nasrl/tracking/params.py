@@ -9,6 +9,8 @@ from typing import Any
 
 import yaml
 
+from nasrl.spaces.steps import Anchor
+
 PARAM_VALUE_LIMIT = 6000  # MLflow's limit on one param value
 
 
@@ -49,3 +51,35 @@ def dvc_data_hash(dvc_file: str | Path = "data.dvc") -> str:
     except (OSError, yaml.YAMLError):
         return "none"
     return ",".join(str(out.get("md5")) for out in outs if isinstance(out, dict) and out.get("md5")) or "none"
+
+
+def architecture_depth(arch: dict[str, Any]) -> int | None:
+    """The number of layers of a CNN child, which the depth schedule grows (Sec. 4.1); None for
+    an architecture without layers (a recurrent cell's size is fixed by its space)."""
+    layers = arch.get("layers") if isinstance(arch, dict) else None
+    return len(layers) if isinstance(layers, list) else None
+
+
+def decision_params(arch: dict[str, Any], space) -> dict[str, str]:
+    """A child's params: its depth and each decision the controller made for it, named as the
+    space names its steps (``layer_3.filter_height``, ``layer_3.anchor`` = the skip inputs
+    chosen, ``node_2.activation``).
+
+    A decision with a single possible value is left out: the space name, a stride fixed to 1,
+    the anchor of a layer with no earlier layer to choose from. It is the same in every run of
+    the search, and as a column it would only push the ones that differ out of the runs table.
+    The whole architecture is each run's ``architecture.json`` artifact."""
+    steps, _ = space.encode(arch)
+    fixed = {step.name for step in steps if is_fixed(step)}
+    params = {name: value for name, value in space.describe_decisions(arch).items() if name not in fixed}
+    depth = architecture_depth(arch)
+    if depth is not None:
+        params["depth"] = depth
+    return flatten(params)
+
+
+def is_fixed(step) -> bool:
+    """A step with one possible value: a categorical with one choice, an anchor with no candidates."""
+    if isinstance(step, Anchor):
+        return not step.candidates
+    return len(step.choices) < 2

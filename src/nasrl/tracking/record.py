@@ -4,7 +4,7 @@ A record is built from the result files alone, so a run logged late (by a round'
 by ``nasrl track sync``) is the same as one logged at once. Writing it:
 
 1. ``create_run`` with every tag (parent, stage, key, round, status, ...);
-2. the artifacts, one folder uploaded at once (architecture.json, metrics.json);
+2. the artifacts, one folder uploaded at once (architecture.json and .svg, metrics.json);
 3. ``set_terminated`` (FINISHED, or FAILED for a failed or diverged child), before the mark:
    a run marked complete is never left RUNNING;
 4. ``log_batch`` of params and metrics with the ``nasrl.complete`` tag: the mark comes last,
@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from nasrl.io import read_metrics
-from nasrl.tracking.params import flatten
+from nasrl.tracking.diagram import diagram_svg
+from nasrl.tracking.params import decision_params, flatten
 from nasrl.tracking.store import retrying
 
 COMPLETE = "nasrl.complete"
@@ -96,9 +97,13 @@ def read_curve(path: Path) -> list[dict[str, float]]:
         return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(f)]
 
 
-def summary_metrics(metrics: dict[str, Any]) -> dict[str, float]:
-    """The scalar results of a run: reward, best and last validation metric, times, size."""
-    names = {"reward": "reward", "best_val": f"best_{metrics.get('metric', 'val')}",
+def summary_metrics(metrics: dict[str, Any], stage: str = "child") -> dict[str, float]:
+    """The scalar results of a run: reward, best and last validation metric, times, size.
+
+    ``reward`` is the search's signal and only a search child has one; a final retraining
+    computes the same function of its curve under another name (``final_reward``), so that
+    sorting the runs table by reward ranks the children alone."""
+    names = {"reward": "reward" if stage == "child" else f"{stage}_reward", "best_val": f"best_{metrics.get('metric', 'val')}",
              "last_val": f"last_{metrics.get('metric', 'val')}", "seconds": "seconds",
              "setup_seconds": "setup_seconds", "params": "num_params", "conv_weights": "conv_weights"}
     out = {name: float(metrics[k]) for k, name in names.items()
@@ -109,9 +114,10 @@ def summary_metrics(metrics: dict[str, Any]) -> dict[str, float]:
 
 
 def result_record(run_dir: str | Path, arch: dict[str, Any], stage: str, parent_run_id: str,
-                  tags: dict[str, str], params: dict[str, Any] | None = None) -> RunRecord:
-    """The run of a result folder (metrics.json, curve.csv): params = the decisions (and
-    ``params``), metrics = the per-epoch curves and the summary, artifacts = both JSON files."""
+                  tags: dict[str, str], space, params: dict[str, Any] | None = None) -> RunRecord:
+    """The run of a result folder (metrics.json, curve.csv): params = the depth and decisions
+    in ``space`` (params.decision_params) and ``params``, metrics = the per-epoch curves and the
+    summary, artifacts = both JSON files."""
     run_dir = Path(run_dir)
     metrics_text = (run_dir / "metrics.json").read_text(encoding="utf-8")
     metrics = read_metrics(run_dir).raw
@@ -124,15 +130,18 @@ def result_record(run_dir: str | Path, arch: dict[str, Any], stage: str, parent_
     values = [(name, value, int(row.get("epoch", i)))
               for i, row in enumerate(read_curve(run_dir / "curve.csv"))
               for name, value in row.items() if name != "epoch" and math.isfinite(value)]
-    values += [(name, value, 0) for name, value in summary_metrics(metrics).items()]
+    values += [(name, value, 0) for name, value in summary_metrics(metrics, stage).items()]
     files = {"architecture.json": json.dumps(arch, indent=2, sort_keys=True) + "\n", "metrics.json": metrics_text}
-    return RunRecord(tags=run_tags, params=flatten({**flatten(arch), **(params or {})}), metrics=values,
+    svg = diagram_svg(arch)
+    if svg is not None:
+        files["architecture.svg"] = svg
+    return RunRecord(tags=run_tags, params={**decision_params(arch, space), **flatten(params or {})}, metrics=values,
                      failed=metrics["status"] in FAILED_STATUSES, seconds=float(metrics.get("seconds") or 0),
                      files=files)
 
 
 def link_record(run_dir: str | Path, arch: dict[str, Any], parent_run_id: str, source_run_id: str,
-                tags: dict[str, str]) -> RunRecord:
+                tags: dict[str, str], space) -> RunRecord:
     """The small run of a child reused from an earlier search's results: its decisions and
     reward, and a tag pointing to the run that trained it (which keeps the curves)."""
     metrics = read_metrics(run_dir)
@@ -140,4 +149,4 @@ def link_record(run_dir: str | Path, arch: dict[str, Any], parent_run_id: str, s
                 "nasrl.arch_key": metrics.get("arch_key", ""), "nasrl.status": metrics.status,
                 "nasrl.cache_hit": "true", "nasrl.source_run_id": source_run_id, **tags}
     reward = [("reward", float(metrics.reward), 0)] if isinstance(metrics.reward, (int, float)) else []
-    return RunRecord(tags=run_tags, params=flatten(arch), metrics=reward)
+    return RunRecord(tags=run_tags, params=decision_params(arch, space), metrics=reward)

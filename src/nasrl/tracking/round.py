@@ -35,13 +35,15 @@ def log_round(search: SearchRun, round_index: int, table, stats: dict[str, Any] 
     client = search.client
     table = table.sort_values("index")
     archs = {row.key: row.arch for row in table.itertuples()}  # distinct keys, in sampling order
+    first = table.drop_duplicates("key")  # each key's first sample names its run
+    indexes = {key: int(index) for key, index in zip(first["key"], first["index"])}
     known = complete_runs(client, search, "child", archs)
     missing = {key: json.loads(arch) for key, arch in archs.items() if key not in known}
     sources = runs_elsewhere(client, search, list(missing))
     reused, hits = cache_hits(list(table["key"]), {k: r.data.tags for k, r in known.items()}, set(sources),
                               round_index)
     new_tags = {key: reuse_tags({}, round_index, key in reused) for key in missing}
-    logged = log_missing_children(client, search, round_index, missing, new_tags, sources)
+    logged = log_missing_children(client, search, round_index, missing, indexes, new_tags, sources)
     for key in archs:
         if key in known:
             update_reuse_tags(client, known[key], round_index, key in reused)

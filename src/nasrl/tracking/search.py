@@ -17,14 +17,24 @@ from nasrl.tracking.state import SearchRun
 from nasrl.tracking.store import retrying
 
 
+# Marks the experiment as model training for MLflow's UI, which then opens it on its runs table
+# rather than on the GenAI overview.
+EXPERIMENT_KIND = "mlflow.experimentKind"
+EXPERIMENT_TAGS = {EXPERIMENT_KIND: "custom_model_development"}
+
+
 def start_search(search: SearchRun, settings: dict[str, dict[str, Any]]) -> SearchRun:
     """Create the experiment (if new) and the search run with the resolved settings as params."""
     from mlflow.entities import Param
 
     client = search.client
     experiment = retrying(client.get_experiment_by_name, search.experiment)
-    search.experiment_id = (experiment.experiment_id if experiment is not None
-                            else retrying(client.create_experiment, search.experiment))
+    if experiment is None:
+        search.experiment_id = retrying(client.create_experiment, search.experiment, tags=EXPERIMENT_TAGS)
+    else:
+        search.experiment_id = experiment.experiment_id
+        if experiment.tags.get(EXPERIMENT_KIND) is None:  # a store from before the tag
+            retrying(client.set_experiment_tag, search.experiment_id, EXPERIMENT_KIND, EXPERIMENT_TAGS[EXPERIMENT_KIND])
     strategy = str(settings.get("search", {}).get("strategy", "reinforce"))
     tags = {"nasrl.stage": "search", "nasrl.strategy": strategy, "nasrl.git_commit": git_commit(),
             "nasrl.dvc_data": dvc_data_hash(), "nasrl.results": search.results}
@@ -36,12 +46,12 @@ def start_search(search: SearchRun, settings: dict[str, dict[str, Any]]) -> Sear
     return search
 
 
-def log_child(client, search: SearchRun, key: str, arch: dict[str, Any], round_index: int,
+def log_child(client, search: SearchRun, key: str, arch: dict[str, Any], round_index: int, index: int,
               run_dir: str | Path | None = None) -> tuple[str, bool]:
-    """The run of one child (first sampled in ``round_index``) from its folder, unless logged;
-    a round logs its children together (round.py), this logs one alone."""
+    """The run of one child (first sampled as child ``index`` of round ``round_index``) from its
+    folder, unless logged; a round logs its children together (round.py), this logs one alone."""
     return log_result_run(client, search, run_dir or search.layout.child_dir(key), arch, "child",
-                          child_tags(round_index, key))
+                          child_tags(round_index, index, key))
 
 
 def log_final_run(search: SearchRun, run_dir: str | Path, arch: dict[str, Any]) -> tuple[str, bool]:

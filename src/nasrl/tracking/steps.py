@@ -29,11 +29,13 @@ def search_started(out: Path, experiment: str, uri: str | None, registered_model
                    off: bool = False) -> SearchRun:
     """Create the search run and write the state file ``out`` that every later step reads;
     an unreachable store is reported (stdout, the step's log) and the search goes on."""
-    from nasrl.tracking.store import resolve_uri
+    from nasrl.tracking.state import portable_path
+    from nasrl.tracking.store import recorded_uri
 
-    results = ResultsLayout.of_tracking_state(Path(out).resolve()).root
-    search = SearchRun(experiment=experiment, results=str(results), enabled=not off,
-                       uri=resolve_uri(uri) if not off else "", registered_model=registered_model)
+    results = ResultsLayout.of_tracking_state(Path(out)).root
+    search = SearchRun(experiment=experiment, results=portable_path(results), enabled=not off,
+                       uri=recorded_uri(uri) if not off else "", registered_model=registered_model,
+                       root=str(Path.cwd()))
     if search.enabled:
         from nasrl.tracking.search import start_search
         from nasrl.tracking.sync import read_settings

@@ -36,7 +36,9 @@ from nasrl.io import write_json
 from nasrl.models.saved import build_model, save_model
 from nasrl.settings import ChildConfig, child_key
 from nasrl.training.image_system import ImageClassifier
+from nasrl.training.checkpoint import BestEpochWeights
 from nasrl.training.lm_system import LanguageModelSystem
+from nasrl.training.progress import EpochLog, show_progress_bar
 from nasrl.training.rewards import reward_from_curve
 from nasrl.training.system import DivergedError
 
@@ -85,7 +87,7 @@ def model_args(arch: dict[str, Any], config: ChildConfig, datamodule) -> dict[st
     lm = config.language_model
     return {"vocab_size": datamodule.vocab_size, "embedding_size": lm.embedding_size, "hidden_size": lm.hidden_size,
             "num_layers": 2, "dropout": lm.dropout, "embedding_dropout": lm.embedding_dropout,
-            "tie_weights": lm.tie_weights}
+            "tie_weights": lm.tie_weights, "recurrent_dropout": lm.recurrent_dropout, "init_range": lm.init_range}
 
 
 def build_system(arch: dict[str, Any], config: ChildConfig, datamodule) -> pl.LightningModule:
@@ -95,7 +97,9 @@ def build_system(arch: dict[str, Any], config: ChildConfig, datamodule) -> pl.Li
     if arch["space"] == "cnn":
         return ImageClassifier(model, config.epochs, opt.lr, opt.momentum, opt.nesterov, opt.weight_decay,
                                channels_last=config.channels_last, **decay)
-    return LanguageModelSystem(model, config.epochs, opt.lr, opt.momentum, opt.nesterov, opt.weight_decay, **decay)
+    return LanguageModelSystem(model, config.epochs, opt.lr, opt.momentum, opt.nesterov, opt.weight_decay, **decay,
+                               optimizer=config.language_model.optimizer,
+                               bits_per_char=getattr(datamodule, "level", "word") == "char")
 
 
 def quiet_lightning() -> None:
@@ -115,8 +119,10 @@ def make_trainer(config: ChildConfig, out_dir: Path, callbacks: list[pl.Callback
         gradient_clip_val=config.grad_clip,
         limit_train_batches=config.limit_train_batches or 1.0,
         logger=False,
-        enable_checkpointing=False,  # model.pt is written explicitly, once, at the end
-        enable_progress_bar=False,
+        # model.pt is written explicitly, once, at the end; the only checkpoint callback is
+        # BestEpochWeights, which keeps the best validation epoch's weights in memory.
+        enable_checkpointing=any(isinstance(cb, pl.callbacks.Checkpoint) for cb in callbacks),
+        enable_progress_bar=show_progress_bar(),  # by hand in a terminal; a workflow job logs EpochLog's lines
         enable_model_summary=False,
         num_sanity_val_steps=0,
         callbacks=callbacks,
@@ -150,12 +156,17 @@ def train_child(arch: dict[str, Any], config: ChildConfig, out_dir: str | Path, 
         metrics["params"] = sum(p.numel() for p in system.model.parameters())
         if hasattr(system.model, "conv_weight_count"):
             metrics["conv_weights"] = system.model.conv_weight_count()
-        trainer = make_trainer(config, out_dir, [timer])
+        best_epoch = BestEpochWeights(metric, higher_is_better=metric == "val_acc")
+        trainer = make_trainer(config, out_dir, [timer, best_epoch, EpochLog(config.epochs)])
         trainer.fit(system, datamodule=datamodule)
         values = [row[metric] for row in system.history]
         metrics["reward"] = reward_from_curve(values, "accuracy" if metric == "val_acc" else "perplexity", config.reward)
-        best = max if metric == "val_acc" else min
-        metrics.update(status="ok", best_val=best(values), last_val=values[-1])
+        # model.pt holds the best validation epoch's weights, so best_val is their value
+        # (nasrl.training.checkpoint; the final report ranks by it and tests those weights).
+        # No finite validation value at all: the last weights stay, and so does their value.
+        kept = values[-1] if best_epoch.best_epoch is None else best_epoch.best_value
+        metrics.update(status="ok", best_val=kept, best_epoch=best_epoch.best_epoch or len(values),
+                       last_val=values[-1])
         if evaluate_test:
             tested = trainer.test(system, datamodule=datamodule, verbose=False)[0]
             metrics["test"] = {k: float(v) for k, v in tested.items()}

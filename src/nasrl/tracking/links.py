@@ -1,0 +1,43 @@
+"""Where to look at a search in the MLflow UI: printed when a search ends (the Snakefile's
+``onsuccess``) and by ``nasrl track link``.
+
+The link opens the experiment's runs table in the UI's "Model training" pages, the view made
+for comparing runs. MLflow's start page is its GenAI overview, which holds nothing of a
+search. The runs table is sorted by ``reward``, so the best children come first (the search
+run and the final runs have no ``reward`` and come last).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote
+
+from nasrl.tracking.state import SearchRun
+
+LOCAL_UI = "http://127.0.0.1:5000"  # where `mlflow ui` serves by default
+# workflowType: the UI's "Model training" pages (runs, models, registry), not its GenAI ones.
+RUNS_VIEW = "?workflowType=machine_learning&orderByKey=" + quote("metrics.`reward`", safe="") + "&orderByAsc=false"
+
+
+def runs_table_url(search: SearchRun, base: str = LOCAL_UI) -> str:
+    """The runs table of the search's experiment, best reward first; ``base`` is the UI's address
+    (a tracking server's own address when the store is one)."""
+    if search.uri.startswith(("http://", "https://")):
+        base = search.uri
+    return f"{base.rstrip('/')}/#/experiments/{search.experiment_id}/runs{RUNS_VIEW}"
+
+
+def ui_hint(state_file: str | Path) -> str:
+    """The lines telling a user how to open the search in the MLflow UI (empty when untracked)."""
+    try:
+        search = SearchRun.load(state_file)
+    except ValueError:
+        return ""
+    if not search.enabled:
+        return ""
+    if search.experiment_id is None:
+        return f"MLflow: the search was not logged ({search.error}); {search.sync_hint()}"
+    if search.uri.startswith(("http://", "https://")):
+        return f"MLflow runs of this search: {runs_table_url(search)}"
+    return (f"MLflow runs of this search: mlflow ui --backend-store-uri {search.uri}\n"
+            f"  then open {runs_table_url(search)}")
