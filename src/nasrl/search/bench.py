@@ -1,14 +1,17 @@
 """Measure search strategies on a published results table, with no training.
 
-Each strategy runs ``repeats`` times for ``budget`` samples against a tabular space; a
-sample's reward is the table's value for its key. The same seeds are used for every
-strategy. Outputs (``write_bench``):
+Each strategy runs ``repeats`` times against a tabular space; a sample's reward is the
+table's value for its key. The same seeds are used for every strategy. The budget is counted
+in ``samples`` (every sampled child) or in ``trainings`` (distinct children: the pipeline
+trains a repeated architecture once, so a repeat costs nothing and the search goes on until it
+has trained ``budget`` distinct children, or has drawn ``max_samples``). Outputs (``write_bench``):
 
-- ``curves.csv``: strategy, repeat, step, key, reward, best_so_far (one row per sample);
+- ``curves.csv``: strategy, repeat, step (samples so far), trainings (distinct children so
+  far), round, replica, key, reward, best_so_far (one row per sample);
 - ``summary.json``: per strategy, mean and std over repeats of the best reward found, of the
-  report column of the best-by-reward architecture, and of the mean over the top-k unique
-  architectures found (k = 1, 5, 15; the metric of Zoph & Le 2017 Fig. 6), at the full
-  budget and at every ``eval_at`` step.
+  report column of the best-by-reward architecture, of the mean over the top-k unique
+  architectures found (k = 1, 5, 15; the metric of Zoph & Le 2017 Fig. 6), and of the samples
+  and trainings spent, at the full budget and at every ``eval_at`` point (in the budget's unit).
 
 A sampled key that is not in the table is an error naming the key: the space and table
 disagree, and no reward can stand in for a missing result.
@@ -29,6 +32,8 @@ from nasrl.search.registry import make_strategy
 from nasrl.search.rounds import RoundPlan, tell_round
 
 TOP_K = (1, 5, 15)
+BUDGET_UNITS = {"samples": "step", "trainings": "trainings"}  # unit -> the curves.csv column counting it
+MAX_SAMPLES_PER_TRAINING = 20  # budget unit trainings: a search stops after 20 x budget samples at most
 TRANSFORMS = {"identity": lambda x: x, "cube": lambda x: x**3}  # cube: CIFAR-10 reward, Sec. 4.1
 
 
@@ -69,38 +74,54 @@ class ResultsTable:
 
 
 def run_strategy(name: str, space: TabularSpace, table: ResultsTable, budget: int, seed: int,
-                 batch_size: int, config: dict[str, Any] | None, plan: RoundPlan | None = None) -> list[dict[str, Any]]:
-    """One search of ``budget`` samples; one row per sample (with its round and replica).
+                 batch_size: int, config: dict[str, Any] | None, plan: RoundPlan | None = None,
+                 budget_unit: str = "samples", max_samples: int | None = None) -> list[dict[str, Any]]:
+    """One search of ``budget`` samples or trainings; one row per sample (with its round and replica).
 
     Rounds follow ``plan`` as the pipeline runs them: K replica batches of ``batch_size``
-    sampled from controller r - s, then K updates. The last round is cut at the budget.
+    sampled from controller r - s, then K updates. The last round is cut where the budget is
+    reached: at the budget-th sample, or at the sample that is the budget-th distinct child
+    (the repeats drawn after it in the round are not told to the strategy).
     """
+    if budget_unit not in BUDGET_UNITS:
+        raise ValueError(f"budget unit {budget_unit!r} is not one of {sorted(BUDGET_UNITS)}")
+    by_trainings = budget_unit == "trainings"
+    max_samples = (MAX_SAMPLES_PER_TRAINING * budget if max_samples is None else max_samples) if by_trainings else budget
     plan = plan or RoundPlan(batch_size)
     synchronous = plan.replicas == 1 and plan.staleness == 0
     controllers = {0: make_strategy(name, space, seed=seed, config=config)}
     rows: list[dict[str, Any]] = []
+    trained: set[str] = set()
     best = float("-inf")
     round_index = 0
-    while len(rows) < budget:
+
+    def spent() -> bool:
+        return len(rows) >= max_samples or (by_trainings and len(trained) >= budget)
+
+    while not spent():
         sampler = controllers[plan.sampling_controller(round_index)]
         batches = []
         for replica in range(plan.replicas):
-            size = min(plan.children_per_replica, budget - len(rows) - replica * plan.children_per_replica)
-            if size < 1:
+            size = min(plan.children_per_replica, max_samples - len(rows))
+            if spent() or size < 1:
                 break
             archs = sampler.ask(size, offset=plan.offset(round_index, replica))
             keys = [space.table_key(a) for a in archs]
-            batches.append((archs, [table.lookup(k) for k in keys], keys, replica))
+            kept = 0
+            for key in keys:  # count in sampling order; stop at the budget
+                if spent():
+                    break
+                reward = table.lookup(key)
+                trained.add(key)
+                best = max(best, reward)
+                rows.append({"step": len(rows) + 1, "trainings": len(trained), "round": round_index,
+                             "replica": replica, "key": key, "reward": reward, "best_so_far": best})
+                kept += 1
+            batches.append((archs[:kept], [r["reward"] for r in rows[len(rows) - kept:]]))
         # The synchronous search updates its one state in place; otherwise controller r is kept
         # for the rounds that will still sample from it.
         current = controllers[round_index] if synchronous else copy.deepcopy(controllers[round_index])
-        tell_round(current, [(archs, rewards) for archs, rewards, _, _ in batches],
-                   None if synchronous else sampler)
-        for archs, rewards, keys, replica in batches:
-            for key, reward in zip(keys, rewards):
-                best = max(best, reward)
-                rows.append({"step": len(rows) + 1, "round": round_index, "replica": replica, "key": key,
-                             "reward": reward, "best_so_far": best})
+        tell_round(current, batches, None if synchronous else sampler)
         round_index += 1
         controllers[round_index] = current
         for old in [r for r in controllers if r < plan.sampling_controller(round_index)]:
@@ -108,10 +129,11 @@ def run_strategy(name: str, space: TabularSpace, table: ResultsTable, budget: in
     return rows
 
 
-def summarize(curves: pd.DataFrame, table: ResultsTable, step: int) -> dict[str, Any]:
-    """Statistics over repeats of each strategy's first ``step`` samples."""
+def summarize(curves: pd.DataFrame, table: ResultsTable, step: int, budget_unit: str = "samples") -> dict[str, Any]:
+    """Statistics over repeats of each strategy's first ``step`` samples (or trainings: the
+    samples up to the one before the (step + 1)-th distinct child)."""
     out: dict[str, Any] = {}
-    seen = curves[curves["step"] <= step]
+    seen = curves[curves[BUDGET_UNITS[budget_unit]] <= step]
     for strategy, runs in seen.groupby("strategy", sort=False):
         per_repeat: dict[str, list[float]] = {}
         for _, run in runs.groupby("repeat"):
@@ -126,6 +148,8 @@ def summarize(curves: pd.DataFrame, table: ResultsTable, step: int) -> dict[str,
                 if table.report is not None:
                     values[f"top{k}_unique_report"] = float(sum(table.report[x] for x in top["key"]) / len(top))
             values["unique_fraction"] = len(unique) / len(run)
+            values["samples"] = float(len(run))
+            values["trainings"] = float(len(unique))
             for name, v in values.items():
                 per_repeat.setdefault(name, []).append(v)
         out[strategy] = {name: _mean_std(vs) for name, vs in per_repeat.items()}
@@ -139,35 +163,50 @@ def _mean_std(values: list[float]) -> dict[str, float]:
 
 def run_bench(space: TabularSpace, table: ResultsTable, strategies: list[str], budget: int, repeats: int,
               seed: int = 0, batch_size: int = 8, reinforce_config: dict[str, Any] | None = None,
-              eval_at: list[int] | None = None, replicas: int = 1,
-              staleness: int = 0) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Run every strategy ``repeats`` times; returns (curves, summary)."""
+              eval_at: list[int] | None = None, replicas: int = 1, staleness: int = 0,
+              budget_unit: str = "samples", evolution_config: dict[str, Any] | None = None,
+              max_samples: int | None = None, labels: dict[str, tuple[str, dict[str, Any] | None]] | None = None,
+              ) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Run every strategy ``repeats`` times; returns (curves, summary).
+
+    ``labels`` adds named variants (label -> (strategy, its config)), e.g. two controller
+    settings side by side; a label's rows carry the label as their strategy.
+    """
     if budget < 1 or repeats < 1 or batch_size < 1:
         raise ValueError("budget, repeats and batch size must be >= 1")
-    if not strategies:
+    if budget_unit not in BUDGET_UNITS:
+        raise ValueError(f"budget unit {budget_unit!r} is not one of {sorted(BUDGET_UNITS)}")
+    if budget_unit == "trainings" and budget > len(table.reward):
+        raise ValueError(f"budget {budget} trainings: the table has only {len(table.reward)} architectures")
+    runs = {name: (name, {"reinforce": reinforce_config, "evolution": evolution_config}.get(name))
+            for name in dict.fromkeys(strategies)}
+    runs.update(labels or {})
+    if not runs:
         raise ValueError("give at least one strategy")
     plan = RoundPlan(batch_size, replicas, staleness)
     records = []
-    for name in dict.fromkeys(strategies):
-        config = reinforce_config if name == "reinforce" else None
+    for label, (name, config) in runs.items():
         for repeat in range(repeats):
-            for row in run_strategy(name, space, table, budget, seed + repeat, batch_size, config, plan):
-                records.append({"strategy": name, "repeat": repeat, **row})
-    curves = pd.DataFrame.from_records(records, columns=["strategy", "repeat", "step", "round", "replica", "key", "reward",
-                                                         "best_so_far"])
+            for row in run_strategy(name, space, table, budget, seed + repeat, batch_size, config, plan,
+                                    budget_unit, max_samples):
+                records.append({"strategy": label, "repeat": repeat, **row})
+    curves = pd.DataFrame.from_records(records, columns=["strategy", "repeat", "step", "trainings", "round", "replica",
+                                                         "key", "reward", "best_so_far"])
     steps = sorted({s for s in (eval_at or []) if 1 <= s <= budget} | {budget})
     summary = {
         "space": space.spec,
         "table": str(table.path),
         "budget": budget,
+        "budget_unit": budget_unit,
         "repeats": repeats,
         "seed": seed,
         "batch_size": batch_size,
         "replicas": replicas,
         "staleness": staleness,
+        "configs": {label: {"strategy": name, "config": config or {}} for label, (name, config) in runs.items()},
         "reinforce": reinforce_config or {},
-        "strategies": summarize(curves, table, budget),
-        "at_step": {str(s): summarize(curves, table, s) for s in steps},
+        "strategies": summarize(curves, table, budget, budget_unit),
+        "at_step": {str(s): summarize(curves, table, s, budget_unit) for s in steps},
     }
     return curves, summary
 

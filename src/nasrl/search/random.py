@@ -23,17 +23,22 @@ class RandomSearch(SearchStrategy):
         super().__init__(space, seed)
 
     def _sample(self, steps: list[Step], m: int, generator: torch.Generator) -> list[list[Action]]:
-        rows: list[list[Action]] = [[] for _ in range(m)]
-        for step in steps:
-            if isinstance(step, Anchor):
-                bits = torch.rand(m, len(step.candidates), generator=generator) < 0.5
-                for b in range(m):
-                    rows[b].append(tuple(int(v) for v in bits[b].tolist()))
-            else:
-                picks = torch.randint(len(step.choices), (m,), generator=generator)
-                for b in range(m):
-                    rows[b].append(int(picks[b]))
-        return rows
+        return uniform_rows(steps, m, generator)
 
     def _update(self, archs: list[dict[str, Any]], rewards: torch.Tensor, sampler=None) -> dict[str, float]:
         return {}
+
+
+def uniform_rows(steps: list[Step], m: int, generator: torch.Generator) -> list[list[Action]]:
+    """``m`` rows of actions drawn uniformly: each choice equally likely, each skip kept with p = 1/2."""
+    rows: list[list[Action]] = [[] for _ in range(m)]
+    for step in steps:
+        if isinstance(step, Anchor):
+            bits = torch.rand(m, len(step.candidates), generator=generator) < 0.5
+            for b in range(m):
+                rows[b].append(tuple(int(v) for v in bits[b].tolist()))
+        else:
+            picks = torch.randint(len(step.choices), (m,), generator=generator)
+            for b in range(m):
+                rows[b].append(int(picks[b]))
+    return rows

@@ -10,15 +10,17 @@ import torch
 from nasrl.architecture import ArchitectureError
 from nasrl.io import atomic_path
 from nasrl.search.base import STATE_FORMAT, SearchStrategy
+from nasrl.search.evolution import EvolutionSearch
 from nasrl.search.random import RandomSearch
 from nasrl.search.reinforce import ReinforceSearch
 from nasrl.spaces import SearchSpace, build_space
 
-STRATEGIES: dict[str, type[SearchStrategy]] = {"reinforce": ReinforceSearch, "random": RandomSearch}
+STRATEGIES: dict[str, type[SearchStrategy]] = {"reinforce": ReinforceSearch, "random": RandomSearch,
+                                               "evolution": EvolutionSearch}
 
 
 def make_strategy(name: str, space: SearchSpace, seed: int = 0, config: dict[str, Any] | None = None) -> SearchStrategy:
-    """Build a strategy by name: ``reinforce`` (the paper's controller) or ``random``."""
+    """Build a strategy by name: ``reinforce`` (the paper's controller), ``random`` or ``evolution``."""
     if name not in STRATEGIES:
         raise ValueError(f"strategy: {name!r} is not one of {sorted(STRATEGIES)}")
     return STRATEGIES[name](space, seed=seed, config=config)

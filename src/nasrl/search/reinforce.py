@@ -13,7 +13,10 @@ of the first minibatch so the first step is centred. Order per minibatch: advant
 the baseline from before the minibatch, then b absorbs each of its rewards in turn.
 
 Not from the paper, off by default (ENAS-era stabilisers): an entropy bonus, logit
-temperature, a tanh logit constant and gradient-norm clipping.
+temperature, a tanh logit constant and gradient-norm clipping. Also off by default, measured
+for searches of a few hundred children (docs/benchmarks.md): advantages standardized within
+the minibatch, several clipped gradient steps per minibatch (PPO, Schulman et al. 2017, as
+DeepHyper's distributed NAS) and sampling without repeats inside a minibatch.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from nasrl.search.base import SearchStrategy, derived_seed
 
 
 PAPER_LR = {"cnn": 6e-4, "rnn_cell": 5e-4}  # controller Adam learning rates, Sec. 4.1 and 4.2
+UNIQUE_REDRAWS = 10  # unique_samples: redraws of a minibatch's repeats before repeats are kept
 
 
 class ReinforceSearch(SearchStrategy):
@@ -57,7 +61,25 @@ class ReinforceSearch(SearchStrategy):
     def _sample(self, steps: list[Step], m: int, generator: torch.Generator) -> list[list[Action]]:
         with torch.no_grad():
             taken, _, _ = self.controller(steps, m, generator=generator)
-        return actions_to_rows(steps, taken)
+            rows = actions_to_rows(steps, taken)
+            if not self.config.unique_samples:
+                return rows
+            # Without repeats: redraw the minibatch's duplicates, a bounded number of times (a
+            # collapsed policy may have fewer than m likely architectures); what is still missing
+            # is filled with the last draw's repeats.
+            unique = list({tuple(row): row for row in rows}.values())
+            for _ in range(UNIQUE_REDRAWS):
+                if len(unique) == m:
+                    break
+                taken, _, _ = self.controller(steps, m - len(unique), generator=generator)
+                drawn = actions_to_rows(steps, taken)
+                have = {tuple(row) for row in unique}
+                fresh = list({tuple(row): row for row in drawn if tuple(row) not in have}.values())
+                unique += fresh
+                repeats = [row for row in drawn if row not in fresh]
+            else:
+                unique += repeats[: m - len(unique)]
+            return unique
 
     def sample(self, m: int) -> tuple[list[dict[str, Any]], torch.Tensor, torch.Tensor]:
         """Like ``ask``, with each architecture's summed log-probability and entropy."""
@@ -92,10 +114,48 @@ class ReinforceSearch(SearchStrategy):
         # The policy gradient is taken at the parameters that sampled the batch (for a stale
         # sample, an older controller's) and applied by this controller's optimizer.
         scorer = self if sampler is None or sampler is self else sampler
-        log_prob, entropy = scorer.score(archs)
         baseline = float(rewards.mean()) if self.baseline is None else self.baseline
         advantage = (rewards - baseline).float()
-        loss = -(advantage * log_prob).mean() - c.entropy_weight * entropy.mean()
+        if c.normalize_advantage:  # mean 0, std 1 within the minibatch (all zero when the rewards tie)
+            advantage = advantage - advantage.mean()
+            spread = float(advantage.std()) if len(advantage) > 1 else 0.0
+            advantage = advantage / spread if spread > 0 else torch.zeros_like(advantage)
+        if c.ppo_epochs > 1 or c.ppo_clip is not None:
+            loss, log_prob, entropy = self._clipped_steps(archs, advantage, scorer)
+        else:
+            log_prob, entropy = scorer.score(archs)
+            loss = -(advantage * log_prob).mean() - c.entropy_weight * entropy.mean()
+            self._step(loss, scorer)
+        for r in rewards.tolist():
+            baseline = c.baseline_decay * baseline + (1.0 - c.baseline_decay) * r
+        self.baseline = baseline
+        return {
+            "baseline": baseline,
+            "loss": float(loss.detach()),
+            "entropy": float(entropy.detach().mean()),
+            "log_prob": float(log_prob.detach().mean()),
+        }
+
+    def _clipped_steps(self, archs, advantage, scorer):
+        """``ppo_epochs`` steps on the clipped surrogate min(rho A, clip(rho, 1 - c, 1 + c) A),
+        rho = P_now(a) / P_sampler(a) (Schulman et al. 2017). The first step's gradient is
+        REINFORCE's; with a stale sampler rho is the importance weight of the sample."""
+        c = self.config
+        with torch.no_grad():
+            old_log_prob, _ = scorer.score(archs)
+        for _ in range(c.ppo_epochs):
+            log_prob, entropy = self.score(archs)
+            ratio = torch.exp(log_prob - old_log_prob)
+            surrogate = ratio * advantage
+            if c.ppo_clip is not None:
+                surrogate = torch.minimum(surrogate, ratio.clamp(1.0 - c.ppo_clip, 1.0 + c.ppo_clip) * advantage)
+            loss = -surrogate.mean() - c.entropy_weight * entropy.mean()
+            self._step(loss, self)
+        return loss, log_prob, entropy
+
+    def _step(self, loss: torch.Tensor, scorer: "ReinforceSearch") -> None:
+        """One optimizer step of this controller with the gradient of ``loss`` taken at ``scorer``."""
+        c = self.config
         self.optimizer.zero_grad()
         if scorer is not self:
             scorer.controller.zero_grad(set_to_none=True)
@@ -106,15 +166,6 @@ class ReinforceSearch(SearchStrategy):
         if c.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(self.controller.parameters(), c.grad_clip)
         self.optimizer.step()
-        for r in rewards.tolist():
-            baseline = c.baseline_decay * baseline + (1.0 - c.baseline_decay) * r
-        self.baseline = baseline
-        return {
-            "baseline": baseline,
-            "loss": float(loss.detach()),
-            "entropy": float(entropy.detach().mean()),
-            "log_prob": float(log_prob.detach().mean()),
-        }
 
     # --- state ------------------------------------------------------------------------------
 
