@@ -110,8 +110,8 @@ def test_state_file_is_tied_to_its_space(tmp_path):
 def test_bad_settings_and_rewards_are_rejected(synthetic_space):
     with pytest.raises(ValueError, match=r"search\.controller: unknown key 'learning_rate'"):
         make_strategy("reinforce", synthetic_space, config={"learning_rate": 0.1})
-    with pytest.raises(ValueError, match="'evolution' is not one of"):
-        make_strategy("evolution", synthetic_space)
+    with pytest.raises(ValueError, match=r"'annealing' is not one of \['evolution', 'random', 'reinforce'\]"):
+        make_strategy("annealing", synthetic_space)
     search = make_strategy("reinforce", synthetic_space)
     archs = search.ask(2)
     with pytest.raises(ValueError, match="rewards must be finite"):
