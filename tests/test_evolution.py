@@ -2,9 +2,6 @@
 file, bad settings, and `strategy: evolution` through the pipeline's steps and `snakemake`."""
 
 import json
-import os
-import signal
-import time
 
 import pandas as pd
 import pytest
@@ -18,8 +15,9 @@ from nasrl.search.rounds import RoundPlan, ask_round, tell_round
 from nasrl.settings import SearchSettings
 from nasrl.spaces import build_space
 from nasrl.spaces.presets import preset_space
-from test_scaleout import COMPARED, TABLE, step_by_step, surrogate_config, workflow_history
-from test_workflow import make_workdir, snakemake
+from test_scaleout import (COMPARED, TABLE, killed_in_round_1_and_resumed, step_by_step, surrogate_config,
+                           workflow_history)
+from test_workflow import make_workdir
 
 TABULAR = build_space({"type": "tabular", "key": "{a}{b}{c}{d}",
                        "decisions": [{"name": n, "choices": ["0", "1", "2"]} for n in "abcd"]})
@@ -181,19 +179,7 @@ def test_a_killed_evolution_search_resumes_to_the_same_history(tmp_path, monkeyp
     again with the same command, it redoes no finished child and ends with the history of the
     pipeline's steps run in order."""
     config = evolution_config(rounds=4, m=4, seconds_column="flops", seconds_per_unit=1e-8, seconds_jitter=0.5)
-    workdir = make_workdir(tmp_path / "wf", config)
-    results = workdir / "results" / "scale"
-    process = snakemake(workdir, "--cores", "2", start_new_session=True)
-    deadline = time.time() + 300
-    while time.time() < deadline and not (results / "rounds" / "0001" / "rewards.parquet").exists():
-        time.sleep(0.1)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    done_before = {p: p.stat().st_mtime_ns for p in (results / "children").glob("*/metrics.json")}
-    assert done_before and not (results / "history.parquet").exists()
-    snakemake(workdir, "--cores", "2")
-    for path, mtime in done_before.items():
-        assert path.stat().st_mtime_ns == mtime, f"{path.parent.name} was trained again"
+    workdir = killed_in_round_1_and_resumed(make_workdir(tmp_path / "wf", config), cores=2)
     history = workflow_history(workdir)
     assert len(history) == 16 and (history["strategy"] == "evolution").all()
     reference = step_by_step(config, tmp_path / "reference", monkeypatch)

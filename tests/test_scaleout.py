@@ -67,6 +67,24 @@ def workflow_history(workdir: Path) -> pd.DataFrame:
     return pd.read_parquet(workdir / "results" / "scale" / "history.parquet")
 
 
+def killed_in_round_1_and_resumed(workdir: Path, cores: int) -> Path:
+    """SIGKILL the whole run once round 1's rewards exist, then the same command again: no
+    child finished before the kill is trained again."""
+    results = workdir / "results" / "scale"
+    process = snakemake(workdir, "--cores", str(cores), start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and not (results / "rounds" / "0001" / "rewards.parquet").exists():
+        time.sleep(0.1)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    done_before = {p: p.stat().st_mtime_ns for p in (results / "children").glob("*/metrics.json")}
+    assert done_before and not (results / "history.parquet").exists()
+    snakemake(workdir, "--cores", str(cores))
+    for path, mtime in done_before.items():
+        assert path.stat().st_mtime_ns == mtime, f"{path.parent.name} was trained again"
+    return workdir
+
+
 def test_stale_replica_rounds_through_the_steps(tmp_path, monkeypatch):
     config = surrogate_config(rounds=4, m=3, replicas=2, staleness=1)
     history = step_by_step(config, tmp_path, monkeypatch)
@@ -141,19 +159,7 @@ def test_a_killed_stale_search_resumes_to_the_same_history(tmp_path, monkeypatch
     and the history equals the reference."""
     config = surrogate_config(rounds=5, m=3, replicas=2, staleness=2, seconds_column="flops",
                               seconds_per_unit=1e-8, seconds_jitter=0.5)
-    workdir = make_workdir(tmp_path / "wf", config)
-    results = workdir / "results" / "scale"
-    process = snakemake(workdir, "--cores", "4", start_new_session=True)
-    deadline = time.time() + 300
-    while time.time() < deadline and not (results / "rounds" / "0001" / "rewards.parquet").exists():
-        time.sleep(0.1)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    done_before = {p: p.stat().st_mtime_ns for p in (results / "children").glob("*/metrics.json")}
-    assert done_before and not (results / "history.parquet").exists()
-    snakemake(workdir, "--cores", "4")
-    for path, mtime in done_before.items():
-        assert path.stat().st_mtime_ns == mtime, f"{path.parent.name} was trained again"
+    workdir = killed_in_round_1_and_resumed(make_workdir(tmp_path / "wf", config), cores=4)
     reference = step_by_step(config, tmp_path / "reference", monkeypatch)
     pd.testing.assert_frame_equal(workflow_history(workdir)[COMPARED], reference[COMPARED])
 
