@@ -184,7 +184,7 @@ def test_a_killed_evolution_search_resumes_to_the_same_history(tmp_path, monkeyp
     assert len(history) == 16 and (history["strategy"] == "evolution").all()
     reference = step_by_step(config, tmp_path / "reference", monkeypatch)
     pd.testing.assert_frame_equal(history[COMPARED], reference[COMPARED])
-    best = json.loads((results / "final" / "best.json").read_text())
+    best = json.loads((workdir / "results" / "scale" / "final" / "best.json").read_text())
     assert best["arch"]["space"] == "tabular"
 
 

@@ -16,7 +16,6 @@ import urllib.request
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from test_scaleout import surrogate_config
 from test_workflow import BIN, make_workdir

@@ -20,7 +20,6 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler, TensorDataset
 
-from nasrl.data.errors import DataError
 
 SPLITS = ("train", "val", "test")
 

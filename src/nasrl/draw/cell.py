@@ -31,7 +31,6 @@ def cell_graph(arch: dict[str, Any]) -> ArchitectureGraph:
     """The tree of a validated ``rnn_cell`` architecture."""
     base = arch["base"]
     children = tree_children(base)
-    parent = {child: node for node, pair in children.items() for child in pair}
     root = 2 * base - 2
     inject, new_memory = arch["cell_indices"]["inject"], arch["cell_indices"]["new_memory"]
 

@@ -21,6 +21,7 @@ from nasrl.warm.server import ACCEPTED, HEADER
 
 ENV = "NASRL_WARM_START"
 START_SECONDS = 180.0  # the server's imports, on a busy machine
+MAX_SOCKET_PATH = 100  # bytes; Linux allows 107 in a Unix socket's address
 
 
 def enabled() -> bool:
@@ -67,10 +68,10 @@ def start_server(path: Path) -> socket.socket | None:
         if conn is not None:
             return conn
         with open(f"{path}.log", "ab") as log:
-            subprocess.Popen([sys.executable, "-m", "nasrl.warm.server", str(path)], stdin=subprocess.DEVNULL,
-                             stdout=log, stderr=log, start_new_session=True, close_fds=True)
+            server = subprocess.Popen([sys.executable, "-m", "nasrl.warm.server", str(path)],
+                                      stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
         deadline = time.monotonic() + START_SECONDS
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and server.poll() is None:  # a server that failed: run here
             conn = connect(path)
             if conn is not None:
                 return conn
@@ -83,11 +84,15 @@ def forward(argv: list[str]) -> int | None:
     if not enabled():
         return None
     path = socket_path()
+    if len(str(path)) > MAX_SOCKET_PATH:  # too long for a Unix socket's address: run here
+        return None
     conn = connect(path) or start_server(path)
     if conn is None:
         return None
     with conn:
-        request = json.dumps({"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}).encode()
+        umask = os.umask(0)
+        os.umask(umask)
+        request = json.dumps({"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ), "umask": umask}).encode()
         sys.stdout.flush()
         sys.stderr.flush()
         try:

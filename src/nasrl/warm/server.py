@@ -62,6 +62,7 @@ def run_worker(request: dict, fds: list[int], import_defaults: dict[str, str]) -
     for fd, target in zip(fds, (0, 1, 2)):
         os.dup2(fd, target)
     os.chdir(request["cwd"])
+    os.umask(request["umask"])  # the files it writes get the permissions the job's would
     os.environ.clear()
     os.environ.update(request["env"])
     for name, value in import_defaults.items():
@@ -112,8 +113,9 @@ def serve(path: str) -> None:
     preload()
     import_defaults = import_time_environment(before)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    os.umask(0o077)  # the socket runs commands as this user: nobody else may connect
+    umask = os.umask(0o077)  # the socket runs commands as this user: nobody else may connect
     listener.bind(path + ".new")
+    os.umask(umask)
     listener.listen(64)
     os.replace(path + ".new", path)  # clients see a socket only once it listens
     mine = os.stat(path).st_ino
