@@ -593,3 +593,16 @@ def test_the_workflow_logs_where_the_config_says(tmp_path):
     assert "start_tracking" in done.stdout
     assert "nasrl track start --experiment tiny --registered-model digits-best --uri sqlite:///store/runs.db" in (
         snakemake(workdir, "--dry-run", "--printshellcmds").stdout)
+
+
+def test_a_start_killed_before_its_state_file_takes_over_its_run_instead_of_adding_one(tmp_path):
+    search = new_search(tmp_path)  # created its run; say it was killed before search.json
+    settings = {"search": {"space": SPACE, "strategy": "reinforce", "seed": 0}, "child": {"dataset": "digits"}}
+    again = SearchRun(experiment="exp", results=search.results, uri=search.uri, root=search.root)
+    assert start_search(again, settings).run_id == search.run_id  # the same command, run again
+    write_child(search.results_dir / "children", key(1))
+    log_child(client_for(search), search, key(1), arch(16), round_index=0, index=0)
+    fresh = SearchRun(experiment="exp", results=search.results, uri=search.uri, root=search.root)
+    assert start_search(fresh, settings).run_id != search.run_id  # a run already logged into is never taken
+    runs = client_for(search).search_runs([search.experiment_id], "tags.`nasrl.stage` = 'search'")
+    assert len(runs) == 2

@@ -37,13 +37,30 @@ def start_search(search: SearchRun, settings: dict[str, dict[str, Any]]) -> Sear
             retrying(client.set_experiment_tag, search.experiment_id, EXPERIMENT_KIND, EXPERIMENT_TAGS[EXPERIMENT_KIND])
     strategy = str(settings.get("search", {}).get("strategy", "reinforce"))
     tags = {"nasrl.stage": "search", "nasrl.strategy": strategy, "nasrl.git_commit": git_commit(),
-            "nasrl.dvc_data": dvc_data_hash(), "nasrl.results": search.results}
-    run = retrying(client.create_run, search.experiment_id, tags=tags, run_name=f"search-{strategy}")
+            "nasrl.dvc_data": dvc_data_hash(), "nasrl.results": search.results, "nasrl.root": search.root}
+    run = unclaimed_search_run(client, search) or retrying(
+        client.create_run, search.experiment_id, tags=tags, run_name=f"search-{strategy}")
     search.run_id, search.error = run.info.run_id, None
     params = [Param(k, v) for k, v in flatten(settings).items()]
     for i in range(0, len(params), 100):
         retrying(client.log_batch, search.run_id, params=params[i:i + 100])
     return search
+
+
+def unclaimed_search_run(client, search: SearchRun):
+    """The search run a start of this same search created before it was killed, if any.
+
+    A start killed after creating its run but before writing the state file runs again; it
+    takes over that run instead of leaving a second one. Such a run is still RUNNING, has no
+    nested run yet (nothing logs before the state file exists) and names this results folder
+    and working directory; a finished or a logged-into search run is never taken."""
+    query = (f"tags.`nasrl.stage` = 'search' and tags.`nasrl.results` = '{search.results}' "
+             f"and tags.`nasrl.root` = '{search.root}' and attributes.status = 'RUNNING'")
+    for run in retrying(client.search_runs, [search.experiment_id], query, max_results=10):
+        nested = f"tags.`mlflow.parentRunId` = '{run.info.run_id}'"
+        if not retrying(client.search_runs, [search.experiment_id], nested, max_results=1):
+            return run
+    return None
 
 
 def log_child(client, search: SearchRun, key: str, arch: dict[str, Any], round_index: int, index: int,
