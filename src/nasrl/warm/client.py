@@ -25,9 +25,11 @@ MAX_SOCKET_PATH = 100  # bytes; Linux allows 107 in a Unix socket's address
 
 
 def enabled() -> bool:
-    """On for the workflow's jobs (which set NASRL_WARM_START=1); never inside a SLURM job,
-    whose node and allocation end with the job."""
-    return os.environ.get(ENV) == "1" and "SLURM_JOB_ID" not in os.environ
+    """On for the workflow's jobs (which set NASRL_WARM_START=1) on Linux; never inside a SLURM
+    job, whose node and allocation end with the job. Not on macOS, where a process that has
+    loaded system frameworks (torch does) is not safe to fork."""
+    return (os.environ.get(ENV) == "1" and "SLURM_JOB_ID" not in os.environ
+            and sys.platform.startswith("linux"))
 
 
 def code_version() -> str:
