@@ -1,6 +1,6 @@
 """The package's layers, read from its source: no import circle and no arrow upwards.
 
-Layers, bottom up: architecture, io, layout -> spaces, data -> settings -> search, models, draw ->
+Layers, bottom up: architecture, io, layout, data_kinds -> spaces, data -> settings -> search, models, draw ->
 training -> tracking -> pipeline -> commands -> cli -> warm (the launcher). The search never sees a network or a tracking call; models and
 data never log; tracking never imports training (it rebuilds a model from model.pt alone).
 Imports inside functions count too: a lazy import is still a dependency.
@@ -18,6 +18,9 @@ FORBIDDEN = {
     "architecture": {"io", "layout", "spaces", "data", "settings", "search", "models", "training", "tracking",
                      "pipeline", "cli"},
     "io": {"layout", "spaces", "data", "settings", "search", "models", "training", "tracking", "pipeline", "cli"},
+    # the dataset and space kinds every layer checks against: imports nothing of nasrl
+    "data_kinds": {"architecture", "io", "layout", "spaces", "data", "settings", "search", "models", "training",
+                   "tracking", "pipeline", "cli"},
     "layout": {"spaces", "data", "settings", "search", "models", "training", "tracking", "pipeline", "cli"},
     "spaces": {"data", "settings", "search", "models", "training", "tracking", "pipeline", "cli"},
     "data": {"spaces", "settings", "search", "models", "training", "tracking", "pipeline", "cli"},

@@ -23,15 +23,7 @@ from nasrl.data.images import ImageDataModule, augment_batch, crop_and_flip
 from nasrl.data.ptb import PTB_URL, PtbDataModule
 from nasrl.data.text import BpttWindows, TextDataModule, batchify
 from nasrl.data.vocab import EOS, UNK, Vocabulary
-
-DATASET_KINDS = {
-    "cifar10": "image",
-    "digits": "image",
-    "ptb": "text",
-    "ptb_char": "text",
-    "pydoc_topics": "text",
-    "pydoc_topics_char": "text",
-}
+from nasrl.data_kinds import DATASET_KINDS
 
 # The datasets that must be on disk, and where a user finds them.
 _NEEDS_DATA_DIR = {

@@ -2,10 +2,9 @@
 
 They are ``Literal`` types, so a name outside the set fails when the config is read (the
 workflow's plan, before any job runs) with one line listing what is allowed, instead of in the
-first job that uses it. The settings layer imports neither ``nasrl.data`` nor Lightning (they
-are heavy, and above it), so the sets are written out here; ``tests/test_settings.py`` checks
-that they agree with ``nasrl.data.DATASET_KINDS``, the training code's space kinds and
-Lightning's own lists.
+first job that uses it. The datasets come from ``nasrl.data_kinds``, the table the data modules
+use too; the settings layer does not import Lightning (heavy, and above it), so its lists are
+written out here and ``tests/test_settings.py`` checks that they agree with Lightning's own.
 """
 
 from __future__ import annotations
@@ -14,20 +13,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator
 
-# The datasets nasrl.data loads, and the kind of data each holds (nasrl.data.DATASET_KINDS).
-DATASET_KINDS = {
-    "cifar10": "image",
-    "digits": "image",
-    "ptb": "text",
-    "ptb_char": "text",
-    "pydoc_topics": "text",
-    "pydoc_topics_char": "text",
-}
-Dataset = Literal["cifar10", "digits", "ptb", "ptb_char", "pydoc_topics", "pydoc_topics_char"]
+from nasrl.data_kinds import DATASET_KINDS, SPACE_DATA_KINDS  # noqa: F401  (SPACE_DATA_KINDS: plan_checks)
 
-# The data each trainable space's children read (nasrl.training.child.SPACE_KINDS); the tabular
-# space has no network: its children are surrogates, looked up in a table.
-SPACE_DATA_KINDS = {"cnn": "image", "rnn_cell": "text"}
+# A dataset name outside nasrl.data_kinds.DATASET_KINDS fails when the config is read.
+Dataset = Literal[tuple(DATASET_KINDS)]  # type: ignore[valid-type]
 
 # pytorch_lightning.Trainer(accelerator=...): the registry's names plus "auto" and "gpu".
 Accelerator = Literal["auto", "cpu", "gpu", "cuda", "mps", "tpu"]
