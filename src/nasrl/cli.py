@@ -2,6 +2,7 @@
 
     nasrl show results/digits-cnn                      a search: rounds, best children, final grid
     nasrl draw cnn_figure7 -o fig7.svg                 an architecture's diagram (SVG or PNG)
+    nasrl widen results/EXP --filters 40 -o wide.json  the found CNN, 40 more filters per layer (Table 1)
     nasrl describe results/digits-cnn                  the search's best architecture as a table
     nasrl validate --space cnn_v1 ARCH.json
     nasrl train-child --arch ARCH.json --config config/config.yaml --out DIR
@@ -127,6 +128,16 @@ def cmd_draw(args: argparse.Namespace) -> None:
     print(path)
 
 
+def cmd_widen(args: argparse.Namespace) -> None:
+    from nasrl.commands.widen import widen_cnn
+    from nasrl.io import write_json
+
+    wide = widen_cnn(_arch(args.arch).arch, args.filters)
+    write_json(args.out, wide)
+    print(f"{args.out}: {len(wide['layers'])} conv layers, {args.filters} more filters each; retrain it with "
+          f"final.architectures in a space with extra_filters raised by {args.filters} (cnn_v3 -> cnn_v3_plus40)")
+
+
 def cmd_show(args: argparse.Namespace) -> None:
     from nasrl.commands.show import show_search
 
@@ -203,6 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help="when there is nothing to draw (a best.json without an architecture, a tabular space), "
                            "write a figure saying why instead of failing (the workflow's rule)")
     draw.set_defaults(func=cmd_draw)
+
+    widen = sub.add_parser("widen", help="a found CNN with more filters in every layer (Table 1's +40 network)")
+    widen.add_argument("arch", help=ARCH_HELP)
+    widen.add_argument("--filters", type=int, default=40, help="filters added to every conv layer (default: 40)")
+    widen.add_argument("-o", "--out", required=True, type=Path, help="the widened architecture's JSON file")
+    widen.set_defaults(func=cmd_widen)
 
     describe = sub.add_parser("describe", help="an architecture as a table: layers or cell nodes, parameters",
                               description="Sizes for the parameter count: a search's own (its data.json and "
