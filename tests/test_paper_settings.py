@@ -31,8 +31,28 @@ TINY_CNN = {"space": "cnn", "max_pool_after": [], "layers": [
 # --- controller (docs/paper.md Sec. 1) -----------------------------------------------------------
 
 
+REPO = Path(__file__).resolve().parents[1]
+# Sec. 3.2 and 4.1: REINFORCE with an EMA baseline, the 2 x 35 LSTM, none of the options the paper
+# does not use: search.controller's defaults, spelled out by config/controller-paper.yaml and by
+# each paper preset (with its learning rate), so that no change of a default reaches them.
+PAPER_CONTROLLER = {"baseline_decay": 0.95, "hidden_size": 35, "num_layers": 2, "init_range": 0.08,
+                    "entropy_weight": 0.0, "temperature": None, "tanh_constant": None, "grad_clip": None,
+                    "normalize_advantage": False, "ppo_epochs": 1, "ppo_clip": None, "unique_samples": "off"}
+
+
+def preset_controller(name: str) -> dict:
+    """search.controller of a config file merged over config/config.yaml, as Snakemake reads it."""
+    from snakemake.utils import update_config
+
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text(encoding="utf-8"))
+    update_config(config, yaml.safe_load((REPO / "config" / name).read_text(encoding="utf-8")))
+    return SearchSettings.from_dict(config["search"]).controller.to_dict()
+
+
 def cnn_controller(**config):
-    return make_strategy("reinforce", preset_space("cnn_v1"), seed=0, config=config or None)
+    """The paper's controller on the CNN space (config/controller-paper.yaml), with ``config`` on top."""
+    paper = {**preset_controller("controller-paper.yaml"), **config}
+    return make_strategy("reinforce", preset_space("cnn_v1"), seed=0, config=paper)
 
 
 def test_controller_is_a_2_layer_lstm_of_35_units():
@@ -48,10 +68,27 @@ def test_controller_weights_start_uniform_in_plus_minus_0_08():
 
 @pytest.mark.parametrize("space, lr", [("cnn_v1", 6e-4), ("rnn_base8", 5e-4)])  # CIFAR-10, PTB
 def test_controller_is_trained_by_adam_at_the_papers_learning_rate(space, lr):
-    search = make_strategy("reinforce", preset_space(space))
+    search = make_strategy("reinforce", preset_space(space), config=preset_controller("controller-paper.yaml"))
     assert type(search.optimizer) is torch.optim.Adam
     (group,) = search.optimizer.param_groups
     assert group["lr"] == lr and group["weight_decay"] == 0  # no weight decay mentioned
+
+
+@pytest.mark.parametrize("name, lr", [("cifar10-paper.yaml", 6e-4), ("cifar10-paper-surrogate.yaml", 6e-4),
+                                      ("ptb-paper.yaml", 5e-4), ("controller-paper.yaml", None)])
+def test_paper_presets_use_the_papers_controller_and_none_of_the_small_budget_options(name, lr):
+    assert preset_controller(name) == {**PAPER_CONTROLLER, "lr": lr}  # lr None: 6e-4 or 5e-4 by space
+
+
+def test_the_controllers_defaults_are_the_papers():
+    assert SearchSettings.from_dict({"space": "cnn_v1"}).controller.to_dict() == {**PAPER_CONTROLLER, "lr": None}
+
+
+def test_the_papers_controller_samples_repeats_as_its_policy_gives_them():
+    search = cnn_controller()
+    archs = search.ask(8)
+    search.tell(archs, [0.5] * 8)
+    assert search.told == set() and search.state_dict()["told"] == []  # no memory of trained architectures
 
 
 def test_reinforce_gradient_is_the_mean_of_advantage_times_log_probability():

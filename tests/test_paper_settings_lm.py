@@ -23,6 +23,7 @@ from nasrl.settings.workflow import WorkflowConfig
 from nasrl.spaces.presets import preset_architecture
 from nasrl.training.child import build_system, model_args, train_child
 from nasrl.training.rewards import reward_from_curve
+from test_paper_settings import PAPER_CONTROLLER
 from test_training import SMALL_CNN, WRECKED_LAST_EPOCH, digits_config, validation_value
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,6 +52,7 @@ def test_ptb_search_children_follow_sec_7_1():
     child, search = settings.child, settings.search
     assert search.build_space().spec["base"] == 8  # base-8 cells
     assert search.controller.lr == 0.0005  # Sec. 4.2: controller learning rate
+    assert search.controller.to_dict() == {**PAPER_CONTROLLER, "lr": 0.0005}  # none of the small-budget options
     assert child.dataset == "ptb" and child.epochs == 35  # 35 epochs per child
     assert reward_from_curve([90.0, 70.0], "perplexity", child.reward) == pytest.approx(80 / 70.0 ** 2)
     lm = child.language_model

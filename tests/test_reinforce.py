@@ -1,11 +1,18 @@
+from pathlib import Path
+
 import pytest
 import torch
 
 from nasrl.spaces.presets import preset_space
 from nasrl.spaces import build_space
 from nasrl.search.registry import load_strategy, make_strategy, save_strategy
+from nasrl.settings import read_yaml
 
 TARGET = "310204"
+CONFIG = Path(__file__).resolve().parents[1] / "config"
+# The paper's controller (every option not in the paper off, lr null: the paper's rate for the space)
+PAPER = read_yaml(CONFIG / "controller-paper.yaml")["search"]["controller"]
+SMALL_BUDGET = read_yaml(CONFIG / "controller-small-budget.yaml")["search"]["controller"]
 
 
 @pytest.fixture
@@ -30,14 +37,17 @@ def run(space, strategy, samples, m=4, seed=0, config=None):
     return search, rewards
 
 
-def test_reinforce_learns_a_synthetic_reward_well_above_random(synthetic_space):
-    config = {"lr": 0.05}
+# The paper's controller converges onto the target; the small-budget setting draws only
+# architectures not trained yet, with logits bounded, so its late samples are the target's
+# neighbours, not the target.
+@pytest.mark.parametrize("config, floor", [({"lr": 0.05}, 0.6), (SMALL_BUDGET, 0.4)])
+def test_reinforce_learns_a_synthetic_reward_well_above_random(synthetic_space, config, floor):
     for seed in range(3):
         _, learned = run(synthetic_space, "reinforce", 400, seed=seed, config=config)
         _, rand = run(synthetic_space, "random", 400, seed=seed)
         late = sum(learned[-100:]) / 100
         assert abs(sum(rand) / 400 - 0.2) < 0.05  # random: 1 match in 5 per position
-        assert late > 0.6, f"seed {seed}: mean reward of the last 100 samples {late:.2f}"
+        assert late > floor, f"seed {seed}: mean reward of the last 100 samples {late:.2f}"
 
 
 def test_baseline_is_an_ema_of_rewards_started_at_the_first_batch_mean(synthetic_space):
@@ -131,4 +141,5 @@ def test_stabilisers_change_the_policy_only_when_switched_on(synthetic_space):
 def test_default_learning_rates_are_the_papers():
     assert make_strategy("reinforce", preset_space("cnn_v1")).config.lr == 6e-4
     assert make_strategy("reinforce", preset_space("rnn_base8")).config.lr == 5e-4
+    assert make_strategy("reinforce", preset_space("rnn_base8"), config=PAPER).config.lr == 5e-4  # lr null
     assert make_strategy("reinforce", preset_space("rnn_base8"), config={"lr": 0.01}).config.lr == 0.01

@@ -1,16 +1,20 @@
 """The controller's small-budget settings (search.controller: normalize_advantage, ppo_epochs,
-ppo_clip, unique_samples) and the shipped setting block; the paper's values stay the defaults."""
+ppo_clip, unique_samples) and the shipped setting blocks; the paper's values stay the defaults."""
 
+import re
 from pathlib import Path
 
 import pytest
 import torch
 
+from nasrl.architecture import content_key
+from nasrl.search.registry import load_strategy, save_strategy
 from nasrl.search.reinforce import ReinforceSearch
 from nasrl.settings import ReinforceConfig, WorkflowConfig, read_yaml
 from nasrl.spaces import build_space
 
 REPO = Path(__file__).resolve().parents[1]
+PAPER = read_yaml(REPO / "config" / "controller-paper.yaml")["search"]["controller"]  # every option off
 SPACE = build_space({"type": "tabular", "key": "{a}{b}",
                      "decisions": [{"name": "a", "choices": ["0", "1", "2"]}, {"name": "b", "choices": ["0", "1"]}]})
 
@@ -20,8 +24,8 @@ def weights(search):
 
 
 def test_unique_samples_draws_no_architecture_twice_in_a_minibatch_while_it_can():
-    plain = ReinforceSearch(SPACE, seed=4, config={"lr": 0.01})
-    unique = ReinforceSearch(SPACE, seed=4, config={"lr": 0.01, "unique_samples": True})
+    plain = ReinforceSearch(SPACE, seed=4, config={**PAPER, "lr": 0.01})
+    unique = ReinforceSearch(SPACE, seed=4, config={**PAPER, "lr": 0.01, "unique_samples": True})
     drawn = plain.ask(5)
     assert len({str(a) for a in drawn}) < 5  # 6 architectures: repeats are likely at 5 draws
     distinct = unique.ask(5)
@@ -30,31 +34,87 @@ def test_unique_samples_draws_no_architecture_twice_in_a_minibatch_while_it_can(
     assert len(unique.ask(8)) == 8
 
 
+def test_unique_samples_search_draws_no_told_architecture_while_untold_ones_are_likely():
+    search = ReinforceSearch(SPACE, seed=4, config={**PAPER, "lr": 0.01, "unique_samples": "search"})
+    first = search.ask(3)
+    search.tell(first, [1.0, 2.0, 3.0])
+    rest = search.ask(3)
+    keys = lambda archs: {content_key(a) for a in archs}  # noqa: E731
+    assert keys(first) | keys(rest) == keys(SPACE.decode(SPACE.steps(), [a, b]) for a in range(3) for b in range(2))
+    assert search.told == keys(first) and rest == search.ask(3)  # the 3 untold ones, deterministically
+    minibatch = ReinforceSearch(SPACE, seed=4, config={**PAPER, "lr": 0.01, "unique_samples": "minibatch"})
+    minibatch.tell(first, [1.0, 2.0, 3.0])
+    assert keys(minibatch.ask(6)) & keys(first)  # only the minibatch is without repeats there
+    search.tell(rest, [1.0, 2.0, 3.0])
+    assert len(search.ask(4)) == 4  # every architecture trained: repeats, still 4 samples
+
+
+def test_unique_samples_search_changes_the_draws_not_the_update():
+    archs = ReinforceSearch(SPACE, seed=3).ask(4)
+    plain = ReinforceSearch(SPACE, seed=3, config={"lr": 0.05, "unique_samples": "off"})
+    search = ReinforceSearch(SPACE, seed=3, config={"lr": 0.05, "unique_samples": "search"})
+    for strategy in (plain, search):
+        strategy.tell(archs, [1.0, 2.0, 3.0, 4.0])
+    assert torch.equal(weights(plain), weights(search)) and plain.told == set()
+
+
+def test_the_told_architectures_resume_exactly_from_a_state_file(tmp_path):
+    space = build_space({"type": "tabular", "key": "{a}{b}{c}",
+                         "decisions": [{"name": n, "choices": list("0123")} for n in "abc"]})
+
+    def rewards_for(archs):
+        return [float(space.table_key(a).count("2")) for a in archs]
+
+    config = {"lr": 0.01, "normalize_advantage": True, "unique_samples": "search"}
+    whole, rounds = ReinforceSearch(space, seed=5, config=config), []
+    for _ in range(8):
+        archs = whole.ask(6)
+        whole.tell(archs, rewards_for(archs))
+        rounds.append(archs)
+    search, resumed = ReinforceSearch(space, seed=5, config=config), []
+    for r in range(8):
+        save_strategy(search, tmp_path / f"round_{r}.pt")
+        search = load_strategy(tmp_path / f"round_{r}.pt", space)
+        archs = search.ask(6)
+        search.tell(archs, rewards_for(archs))
+        resumed.append(archs)
+    assert resumed == rounds and search.told == whole.told
+    every = [content_key(a) for archs in rounds for a in archs]
+    assert len(set(every)) == len(every) == 48  # 48 of the 64 architectures, none twice
+    told = search.state_dict()["told"]
+    assert told == sorted(set(every)) and all(len(k) == 16 for k in told)
+
+
+@pytest.mark.parametrize("value, mode", [(True, "minibatch"), (False, "off"), ("search", "search")])
+def test_unique_samples_keeps_its_true_false_spelling(value, mode):
+    assert ReinforceConfig.from_dict({"unique_samples": value}).unique_samples == mode
+
+
 def test_normalized_advantages_ignore_the_reward_scale_and_tied_rewards_move_nothing():
-    archs = ReinforceSearch(SPACE, seed=1).ask(4)
+    archs = ReinforceSearch(SPACE, seed=1, config=PAPER).ask(4)
     losses = {}
     for normalize in (False, True):
         for scale in (1.0, 1000.0):
-            search = ReinforceSearch(SPACE, seed=1, config={"lr": 0.1, "normalize_advantage": normalize})
+            search = ReinforceSearch(SPACE, seed=1, config={**PAPER, "lr": 0.1, "normalize_advantage": normalize})
             search.tell(archs, [2.0, 2.0, 2.0, 2.0])  # the baseline starts at 2
             losses[normalize, scale] = search.tell(archs, [scale * r for r in (1.0, 2.0, 3.0, 5.0)])["loss"]
     assert losses[True, 1.0] == pytest.approx(losses[True, 1000.0], rel=1e-4)
     assert abs(losses[False, 1000.0]) > 100 * abs(losses[False, 1.0])
-    search = ReinforceSearch(SPACE, seed=1, config={"lr": 0.1, "normalize_advantage": True})
+    search = ReinforceSearch(SPACE, seed=1, config={**PAPER, "lr": 0.1, "normalize_advantage": True})
     before = weights(search)
     search.tell(archs, [2.0] * 4)
     assert torch.equal(weights(search), before)
 
 
 def test_one_clipped_step_is_reinforce_and_more_steps_move_further_up_to_the_clip():
-    archs = ReinforceSearch(SPACE, seed=2).ask(6)
+    archs = ReinforceSearch(SPACE, seed=2, config=PAPER).ask(6)
     rewards = [float(int(a["decisions"]["a"])) for a in archs]
-    plain = ReinforceSearch(SPACE, seed=2, config={"lr": 0.05})
-    ppo1 = ReinforceSearch(SPACE, seed=2, config={"lr": 0.05, "ppo_clip": 0.2})
+    plain = ReinforceSearch(SPACE, seed=2, config={**PAPER, "lr": 0.05})
+    ppo1 = ReinforceSearch(SPACE, seed=2, config={**PAPER, "lr": 0.05, "ppo_clip": 0.2})
     plain.tell(archs, rewards)
     ppo1.tell(archs, rewards)
     assert torch.allclose(weights(plain), weights(ppo1), atol=1e-6)  # ratio 1: the same gradient
-    ppo8 = ReinforceSearch(SPACE, seed=2, config={"lr": 0.05, "ppo_epochs": 8, "ppo_clip": 0.2})
+    ppo8 = ReinforceSearch(SPACE, seed=2, config={**PAPER, "lr": 0.05, "ppo_epochs": 8, "ppo_clip": 0.2})
     before = ppo8.score(archs)[0].detach()
     ppo8.tell(archs, rewards)
     after = ppo8.score(archs)[0].detach()
@@ -64,25 +124,26 @@ def test_one_clipped_step_is_reinforce_and_more_steps_move_further_up_to_the_cli
     assert (after[best] - before[best]).sum() > (one_step[best] - before[best]).sum()
 
 
-def test_the_paper_presets_keep_the_papers_controller_and_the_block_is_valid():
-    papers = sorted((REPO / "config").glob("*-paper*.yaml"))
-    assert len(papers) >= 2
-    defaults = ReinforceConfig()
-    for path in papers:
-        controller = WorkflowConfig.from_dict(read_yaml(path)).search.controller
-        assert (controller.normalize_advantage, controller.ppo_epochs, controller.ppo_clip, controller.unique_samples,
-                controller.temperature, controller.tanh_constant, controller.entropy_weight) == \
-               (False, 1, None, False, None, None, 0.0), path.name
-    assert (defaults.normalize_advantage, defaults.ppo_epochs, defaults.unique_samples) == (False, 1, False)
-    block = read_yaml(REPO / "config" / "controller-small-budget.yaml")
-    small = ReinforceConfig.from_dict(block["search"]["controller"])
-    assert small.normalize_advantage and small.unique_samples and small.lr == 0.01
+def test_the_defaults_and_the_paper_presets_are_the_papers_controller_and_the_block_is_valid():
+    assert ReinforceConfig() == ReinforceConfig.from_dict(PAPER)  # controller-paper.yaml spells the defaults out
+    for name in ("cifar10-paper.yaml", "cifar10-paper-surrogate.yaml", "ptb-paper.yaml"):
+        controller = WorkflowConfig.from_dict(read_yaml(REPO / "config" / name)).search.controller
+        assert controller == ReinforceConfig.from_dict({**PAPER, "lr": controller.lr}), name
+        assert controller.lr in (6e-4, 5e-4), name
+    block = read_yaml(REPO / "config" / "controller-small-budget.yaml")["search"]["controller"]
+    small = ReinforceConfig.from_dict(block)
+    assert (small.lr, small.normalize_advantage, small.unique_samples, small.tanh_constant, small.entropy_weight) == \
+           (0.01, True, "search", 2.5, 0.1)
 
 
 @pytest.mark.parametrize("values, message", [
     ({"ppo_epochs": 0}, "search.controller.ppo_epochs: expected an integer >= 1, got 0"),
     ({"ppo_clip": -0.2}, "search.controller.ppo_clip: expected a number > 0 or null, got -0.2"),
+    ({"unique_samples": "always"}, "search.controller.unique_samples: expected one of ['off', 'minibatch', 'search'] "
+                                   "(true: minibatch, false: off), got 'always'"),
+    ({"unique_samples": 1}, "search.controller.unique_samples: expected one of ['off', 'minibatch', 'search'] "
+                            "(true: minibatch, false: off), got 1"),
 ])
 def test_bad_small_budget_settings_are_one_line(values, message):
-    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(ValueError, match=re.escape(message)):
         ReinforceConfig.from_dict(values)

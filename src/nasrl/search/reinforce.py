@@ -12,11 +12,27 @@ search behind; ENAS uses 0.99-0.999 with one child per step. b starts at the mea
 of the first minibatch so the first step is centred. Order per minibatch: advantages use
 the baseline from before the minibatch, then b absorbs each of its rewards in turn.
 
-Not from the paper, off by default (ENAS-era stabilisers): an entropy bonus, logit
-temperature, a tanh logit constant and gradient-norm clipping. Also off by default, measured
-for searches of a few hundred children (docs/benchmarks.md): advantages standardized within
-the minibatch, several clipped gradient steps per minibatch (PPO, Schulman et al. 2017, as
-DeepHyper's distributed NAS) and sampling without repeats inside a minibatch.
+Not from the paper: ENAS-era stabilisers (an entropy bonus, logit temperature, a tanh logit
+constant, gradient-norm clipping) and options measured for searches of a few hundred children
+(docs/benchmarks.md, "Small budgets"): advantages standardized within the minibatch, several
+clipped gradient steps per minibatch (PPO, Schulman et al. 2017, as DeepHyper's distributed
+NAS) and sampling without repeats (``unique_samples``). All off by default: the defaults
+(``search.controller``) are the paper's controller. The small-budget setting
+(config/controller-small-budget.yaml) is lr 0.01, standardized advantages, sampling without
+repeats across the search, tanh constant 2.5 and entropy bonus 0.1.
+
+Sampling without repeats changes only which architectures are drawn, never the update: the
+gradient is still that of log P(a) under the controller's policy for each drawn architecture.
+``minibatch`` redraws an architecture already in the minibatch; ``search`` samples from the
+policy restricted to the architectures not trained yet: it also redraws any architecture this
+state has been told (rejection sampling, exact for that restricted distribution while the
+redraws last), so every child is a new training, a local search around the policy's mode, as
+evolution's mutations are. It needs a policy that keeps some mass off its mode: the tanh
+constant bounds every logit and the entropy bonus resists the collapse. The told
+architectures' content keys are part of the state (sorted, exact resume). A stale sampler
+(staleness, replicas) avoids what it was told; a repeat it draws is trained once anyway.
+After a bounded number of redraws (a policy collapsed onto trained architectures) the
+missing samples are repeats.
 """
 
 from __future__ import annotations
@@ -25,6 +41,7 @@ from typing import Any
 
 import torch
 
+from nasrl.architecture import content_key
 from nasrl.search.controller import Controller, actions_to_rows, rows_to_actions
 from nasrl.settings.search import ReinforceConfig  # the ``search.controller`` section
 from nasrl.spaces import SearchSpace
@@ -34,6 +51,9 @@ from nasrl.search.base import SearchStrategy, derived_seed
 
 PAPER_LR = {"cnn": 6e-4, "rnn_cell": 5e-4}  # controller Adam learning rates, Sec. 4.1 and 4.2
 UNIQUE_REDRAWS = 10  # unique_samples: redraws of a minibatch's repeats before repeats are kept
+# unique_samples search: each redraw draws at least this many candidates, as a policy near its mode
+# may put only a few percent of its mass on architectures not trained yet (cheap: one batched pass).
+SEARCH_REDRAW_BATCH = 64
 
 
 class ReinforceSearch(SearchStrategy):
@@ -54,6 +74,7 @@ class ReinforceSearch(SearchStrategy):
             )
         self.optimizer = torch.optim.Adam(self.controller.parameters(), lr=c.lr)
         self.baseline: float | None = None
+        self.told: set[str] = set()  # unique_samples search: content keys of the architectures told
 
     def config_dict(self) -> dict[str, Any]:
         return self.config.to_dict()
@@ -62,19 +83,32 @@ class ReinforceSearch(SearchStrategy):
         with torch.no_grad():
             taken, _, _ = self.controller(steps, m, generator=generator)
             rows = actions_to_rows(steps, taken)
-            if not self.config.unique_samples:
+            mode = self.config.unique_samples
+            if mode == "off":
                 return rows
-            # Without repeats: redraw the minibatch's duplicates, a bounded number of times (a
-            # collapsed policy may have fewer than m likely architectures); what is still missing
-            # is filled with the last draw's repeats.
-            unique = list({tuple(row): row for row in rows}.values())
+            # Without repeats: redraw the minibatch's duplicates (and, searching without repeats,
+            # the architectures told so far) a bounded number of times; what is still missing is
+            # filled with the last draw's repeats.
+            known: dict[tuple, bool] = {}  # row -> not told yet (a concentrated policy draws few rows)
+
+            def usable(steps: list[Step], row: list[Action]) -> bool:
+                if mode != "search" or not self.told:
+                    return True
+                if tuple(row) not in known:
+                    known[tuple(row)] = content_key(self.space.decode(steps, row)) not in self.told
+                return known[tuple(row)]
+
+            batch = SEARCH_REDRAW_BATCH if mode == "search" else 1
+            unique = list({tuple(row): row for row in rows if usable(steps, row)}.values())
+            repeats = [row for row in rows if row not in unique]
             for _ in range(UNIQUE_REDRAWS):
                 if len(unique) == m:
                     break
-                taken, _, _ = self.controller(steps, m - len(unique), generator=generator)
+                taken, _, _ = self.controller(steps, max(m - len(unique), batch), generator=generator)
                 drawn = actions_to_rows(steps, taken)
                 have = {tuple(row) for row in unique}
-                fresh = list({tuple(row): row for row in drawn if tuple(row) not in have}.values())
+                fresh = list({tuple(row): row for row in drawn
+                              if tuple(row) not in have and usable(steps, row)}.values())[: m - len(unique)]
                 unique += fresh
                 repeats = [row for row in drawn if row not in fresh]
             else:
@@ -129,6 +163,8 @@ class ReinforceSearch(SearchStrategy):
         for r in rewards.tolist():
             baseline = c.baseline_decay * baseline + (1.0 - c.baseline_decay) * r
         self.baseline = baseline
+        if c.unique_samples == "search":
+            self.told.update(content_key(arch) for arch in archs)
         return {
             "baseline": baseline,
             "loss": float(loss.detach()),
@@ -175,6 +211,7 @@ class ReinforceSearch(SearchStrategy):
             "controller": self.controller.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "baseline": self.baseline,
+            "told": sorted(self.told),  # 16 hex digits per trained architecture: ~0.2 MB for 12,800
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -182,3 +219,4 @@ class ReinforceSearch(SearchStrategy):
         self.controller.load_state_dict(state["controller"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.baseline = state["baseline"]
+        self.told = set(state.get("told", []))  # absent in a state written before unique_samples search

@@ -13,8 +13,16 @@ if TYPE_CHECKING:
     from nasrl.spaces import SearchSpace
 
 
+UNIQUE_SAMPLES = ("off", "minibatch", "search")
+
+
 class ReinforceConfig(Section):
-    """The controller and its REINFORCE update (Sec. 3.2 and 4.1; nasrl.search.reinforce)."""
+    """The controller and its REINFORCE update (Sec. 3.2 and 4.1; nasrl.search.reinforce).
+
+    The defaults are the paper's controller. The small-budget setting (lr 0.01, advantages
+    standardized, sampling without repeats across the search, tanh constant 2.5, entropy bonus
+    0.1; docs/benchmarks.md, "Small budgets") is config/controller-small-budget.yaml.
+    """
 
     SECTION = "search.controller"
 
@@ -23,15 +31,27 @@ class ReinforceConfig(Section):
     hidden_size: Count = 35  # Sec. 4.1: 2-layer LSTM, 35 units
     num_layers: Count = 2
     init_range: NonNegativeFloat = 0.08  # Sec. 4.1: uniform in [-0.08, 0.08]
-    entropy_weight: NonNegativeFloat = 0.0  # not in the paper (ENAS 1e-4)
-    temperature: PositiveFloat | None = None  # not in the paper (ENAS 5.0 for PTB)
-    tanh_constant: PositiveFloat | None = None  # not in the paper (ENAS 1.5-2.5)
+    entropy_weight: NonNegativeFloat = 0.0  # not in the paper (ENAS 1e-4); weighs the summed entropy
+    temperature: PositiveFloat | None = None  # not in the paper (ENAS 5.0 for PTB): logits / temperature
+    tanh_constant: PositiveFloat | None = None  # not in the paper (ENAS 1.5-2.5): logits to C tanh(logits)
     grad_clip: PositiveFloat | None = None  # not in the paper
     # Small-budget options (not in the paper; docs/benchmarks.md has what each did on NAS-Bench-Macro).
     normalize_advantage: bool = False  # divide R - b by the minibatch's reward std
     ppo_epochs: Count = 1  # gradient steps per minibatch (PPO-style; 1 = REINFORCE's one step)
     ppo_clip: PositiveFloat | None = None  # clip the probability ratio to [1 - c, 1 + c] (PPO 0.2); None = off
-    unique_samples: bool = False  # redraw an architecture already in the minibatch (sampling without repeats)
+    # Sampling without repeats: off; minibatch (redraw an architecture already in the minibatch);
+    # search (also redraw one already trained: the policy restricted to untrained architectures).
+    # true and false, its earlier spelling, mean minibatch and off.
+    unique_samples: Literal["off", "minibatch", "search"] = "off"
+
+    @field_validator("unique_samples", mode="before")
+    @classmethod
+    def _unique_samples_mode(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            return "minibatch" if value else "off"
+        if value not in UNIQUE_SAMPLES:
+            raise ValueError(f"expected one of {list(UNIQUE_SAMPLES)} (true: minibatch, false: off), got {value!r}")
+        return value
 
 
 class EvolutionConfig(Section):
