@@ -161,7 +161,7 @@ def cmd_train_child(args: argparse.Namespace) -> None:
         validated(arch)
         from nasrl.training.child import train_child
 
-        metrics = train_child(arch, config, args.out, evaluate_test=args.test)
+        metrics = train_child(arch, config, args.out, evaluate_test=args.test, reference=args.reference)
     print(json.dumps({k: metrics[k] for k in ("status", "reward", "best_val", "epochs", "seconds", "error")}))
 
 
@@ -258,6 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                     "they do not change the child's key")
     train.add_argument("--out", required=True, type=Path, help="output folder")
     train.add_argument("--test", action="store_true", help="also evaluate on the test split (final models only)")
+    train.add_argument("--reference", type=Path, help="reference.csv of earlier children (key, epoch, value) that the "
+                                                      "median stopping rule compares with, when child.early_stopping is on")
     train.set_defaults(func=cmd_train_child)
 
     bench = sub.add_parser("bench", help="measure search strategies on a published results table (no training)",
@@ -300,7 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     steps = WorkflowSteps(sub)
     add_commands(steps)
-    parser.epilog = PLUMBING_EPILOG.format(steps=textwrap.fill(", ".join(steps.names), 88, subsequent_indent="  "))
+    parser.epilog = PLUMBING_EPILOG.format(steps=textwrap.fill(", ".join(steps.names), 88, subsequent_indent="  ",
+                                                                 break_on_hyphens=False))
     return parser
 
 

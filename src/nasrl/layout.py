@@ -12,6 +12,7 @@ such as ``"{round}"``, which is kept as it is.
       controller/round_NNNN.pt, .json       the strategy state after each update, its stats
       rounds/NNNN/samples/archs.jsonl       one line per sampled child (+ {key}.json each)
       rounds/NNNN/rewards.parquet           the round's rewards
+      rounds/NNNN/reference.csv             earlier rounds' completed curves (early stopping)
       children/{key}/metrics.json           one folder per distinct child (curve.csv, model.pt)
       history.parquet, rounds.csv, rewards.csv, search.png
       final/top.json, final/runs/{rank}_{point}/, final/best.json, final/grid.csv
@@ -82,6 +83,10 @@ class ResultsLayout:
 
     def rewards(self, round_index: int | str) -> Path:
         return self.round_dir(round_index) / "rewards.parquet"
+
+    def reference(self, round_index: int | str) -> Path:
+        """The curves the round's children are stopped against (nasrl.pipeline.reference)."""
+        return self.round_dir(round_index) / "reference.csv"
 
     @property
     def children_dir(self) -> Path:

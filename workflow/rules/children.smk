@@ -1,5 +1,7 @@
 # One training job per distinct child (keyed by architecture + training settings), so an
 # architecture sampled twice is trained once. A failing child still writes its metrics.json.
+# With child.early_stopping on, a child also reads its round's reference curves (search.smk,
+# build_reference) and may stop early with status `stopped`.
 
 
 # Loads the dataset once before any child starts: a missing data folder stops the run here,
@@ -22,6 +24,7 @@ rule prepare_data:
 rule train_child:
     input:
         arch=child_architecture,
+        reference=child_reference,
         child=str(LAYOUT.settings("child")),
         runtime=ancient(str(LAYOUT.settings("runtime"))),
         data=str(LAYOUT.data_summary),
@@ -40,6 +43,7 @@ rule train_child:
         gpu=0,
     params:
         out=str(LAYOUT.child_dir("{key}")),
+        reference=reference_option,
     shell:
-        "nasrl train-child --arch {input.arch} --config {input.child} --runtime {input.runtime}"
+        "nasrl train-child --arch {input.arch} --config {input.child} --runtime {input.runtime}{params.reference}"
         " --out {params.out} > {log} 2>&1"

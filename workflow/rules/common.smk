@@ -29,6 +29,8 @@ ROUNDS = config["search"]["rounds"]
 TRANSFER = SETTINGS.final.transfer
 TOP_K = SETTINGS.final.ranks
 STALENESS = config["search"]["staleness"]
+# child.early_stopping: each round's children are stopped against the earlier rounds' curves.
+EARLY_STOPPING = SETTINGS.child.early_stopping.enabled
 TRACKING = config.get("tracking") or {}
 TRACKING_STATE = str(LAYOUT.tracking_state)
 
@@ -81,19 +83,46 @@ def round_children(wildcards):
     return [str(LAYOUT.child_metrics(key)) for key in keys]
 
 
+def first_sampled_round(key):
+    """The first round whose samples hold the child ``key``."""
+    for index in range(ROUNDS):
+        if (Path(sample_dir(index)) / f"{key}.json").exists():
+            return index
+    raise ValueError(f"child {key} was not sampled in any of the {ROUNDS} rounds")
+
+
 def child_architecture(wildcards):
     """The architecture file of a child, from the first round that sampled it.
 
     ancient: the file's content is fixed by the child key, so a round sampled again (the
     search settings changed: more rounds, other replicas or staleness) rewrites an identical
     file, which must not make a trained child look out of date."""
-    for index in range(ROUNDS):
-        path = Path(sample_dir(index)) / f"{wildcards.key}.json"
-        if path.exists():
-            return ancient(str(path))
-    raise ValueError(
-        f"child {wildcards.key} was not sampled in any of the {ROUNDS} rounds"
-    )
+    index = first_sampled_round(wildcards.key)
+    return ancient(str(Path(sample_dir(index)) / f"{wildcards.key}.json"))
+
+
+def child_reference(wildcards):
+    """The reference curves a child is stopped against (child.early_stopping on; none when off),
+    those of the first round that sampled it: a child sampled again later reuses its first
+    training and stopping decision, as an uninterrupted run does.
+
+    ancient, as the architecture file: a reference rebuilt with the same rounds' rewards must
+    not make a trained child look out of date."""
+    if not EARLY_STOPPING:
+        return []
+    return ancient(str(LAYOUT.reference(first_sampled_round(wildcards.key))))
+
+
+def reference_option(wildcards, input):
+    return f" --reference {input.reference}" if input.reference else ""
+
+
+def reference_rounds(wildcards):
+    """The rewards tables a round's reference covers: rounds 0 .. round - 1 - staleness, those
+    whose rewards exist when the round is sampled (nasrl.pipeline.reference)."""
+    return [
+        str(LAYOUT.rewards(index)) for index in range(int(wildcards.round) - STALENESS)
+    ]
 
 
 def tracking_start_args():

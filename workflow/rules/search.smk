@@ -100,6 +100,25 @@ rule collect_rewards:
         " --strategy {params.strategy} --out {output} > {log} 2>&1"
 
 
+# child.early_stopping: the curves of the completed children of rounds 0 .. r - 1 - s, which
+# round r's children are stopped against (src/nasrl/pipeline/reference.py). Those rounds'
+# rewards exist before round r is sampled, so the reference adds no wait to the pipeline.
+rule build_reference:
+    input:
+        rewards=reference_rounds,
+    output:
+        str(LAYOUT.reference("{round}")),
+    log:
+        f"{LOGS}/rounds/{{round}}/reference.log",
+    localrule: True
+    conda:
+        "../envs/nasrl.yaml"
+    params:
+        children=str(LAYOUT.children_dir),
+    shell:
+        "nasrl build-reference --rewards {input.rewards} --children {params.children} --out {output} > {log} 2>&1"
+
+
 rule update_controller:
     input:
         controller=previous_controller,

@@ -17,6 +17,7 @@ import pandas as pd
 from nasrl.architecture import ArchitectureError, read_json
 from nasrl.io import read_metrics
 from nasrl.layout import ResultsLayout
+from nasrl.pipeline.collect import TRAINED
 
 TOP = 5  # best children listed
 
@@ -56,10 +57,13 @@ def depth_of(arch_json: str) -> int | None:
 def rounds_section(history: pd.DataFrame) -> pd.DataFrame:
     rounds = history.groupby("round").agg(
         children=("key", "size"), trained=("repeat", lambda r: int((~r).sum())),
-        failed=("status", lambda s: int((s != "ok").sum())),
+        failed=("status", lambda s: int((~s.isin(TRAINED)).sum())),
         mean_reward=("reward", "mean"), max_reward=("reward", "max"),
     ).reset_index()
     rounds["best_so_far"] = rounds["max_reward"].cummax()
+    stopped = history["status"] == "stopped"
+    if stopped.any():  # child.early_stopping: children stopped by the median rule, not failures
+        rounds.insert(rounds.columns.get_loc("failed") + 1, "stopped", stopped.groupby(history["round"]).sum().values)
     depths = history["arch"].map(depth_of)
     if depths.notna().all():  # CNN children: the depth schedule (Sec. 4.1) shows in the rewards
         rounds.insert(1, "depth", depths.groupby(history["round"]).max().values.astype(int))
@@ -67,8 +71,8 @@ def rounds_section(history: pd.DataFrame) -> pd.DataFrame:
 
 
 def best_children(history: pd.DataFrame, n: int = TOP) -> pd.DataFrame:
-    ok = history[history["status"] == "ok"].sort_values(["reward", "round", "index"], ascending=[False, True, True],
-                                                         kind="stable")
+    trained = history[history["status"].isin(TRAINED)]
+    ok = trained.sort_values(["reward", "round", "index"], ascending=[False, True, True], kind="stable")
     best = ok.drop_duplicates("arch_key").head(n)
     table = best[["round", "index", "arch_key", "reward", "val", "params"]].copy()
     table["architecture"] = best["arch"].map(arch_summary)
@@ -142,8 +146,10 @@ def show_search(folder: str | Path) -> str:
         planned = settings.get("rounds", "?")
         done = history["round"].nunique()
         state = "finished" if layout.best.exists() else "running" if done < planned else "search done, final runs pending"
+        stopped = int((history["status"] == "stopped").sum())
         out.append(f"progress    {done} of {planned} rounds ({state}); {len(history)} children sampled, "
-                   f"{int((~history['repeat']).sum())} trained, {int((history['status'] != 'ok').sum())} failed")
+                   f"{int((~history['repeat']).sum())} trained, {int((~history['status'].isin(TRAINED)).sum())} failed"
+                   + (f", {stopped} stopped early" if stopped else ""))
         out += ["", "rounds", table(rounds_section(history)), "", f"best children (distinct architectures, top {TOP})",
                 table(best_children(history))]
     final = final_section(layout)

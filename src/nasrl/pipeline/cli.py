@@ -51,6 +51,12 @@ def cmd_collect(a):
     print(json.dumps({"mean_reward": float(table["reward"].mean()), "children": len(table)}))
 
 
+def cmd_build_reference(a):
+    from nasrl.pipeline.reference import build_reference
+
+    print(json.dumps({"reference_children": build_reference(a.rewards, a.children, a.out)}))
+
+
 def cmd_update(a):
     from nasrl.pipeline.rounds import update_controller
     from nasrl.tracking.steps import round_finished
@@ -136,6 +142,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
             (["--round"], {"type": int, "required": True}), (["--out"], path))
     command("collect-rewards", cmd_collect, "pipeline: one round's rewards table (parquet)",
             (["--samples"], path), (["--children"], path), (["--strategy"], {"required": True}), (["--out"], path))
+    command("build-reference", cmd_build_reference,
+            "pipeline: the earlier rounds' completed curves a round's children are stopped against",
+            (["--rewards"], {"type": Path, "nargs": "*", "default": [],
+                             "help": "rewards.parquet of the rounds it covers (none: an empty reference)"}),
+            (["--children"], path), (["--out"], path))
     command("update-controller", cmd_update, "pipeline: one controller update from a round's rewards",
             (["--search"], path), (["--controller"], path),
             (["--sampler"], {"type": Path, "help": "the controller that sampled the round (default: --controller)"}),

@@ -4,7 +4,8 @@ Columns of a round table and of ``history.parquet`` (one row per sampled child):
 round, index, replica (which of the round's K controller replicas sampled it), controller
 (the index of the controller that sampled it: round - staleness), key (child content key),
 arch_key, arch (canonical JSON), strategy, status, reward, metric, val (best validation
-metric), seconds, params, surrogate (the reward came from a table); the history adds
+metric), seconds, params, surrogate (the reward came from a table), epochs (trained; fewer than
+child.epochs for a child stopped early, status ``stopped``); the history adds
 ``repeat`` (this child key was already sampled earlier in the search, so it was not
 trained again).
 """
@@ -20,7 +21,9 @@ from nasrl.architecture import canonical_json
 from nasrl.io import read_metrics
 
 COLUMNS = ["round", "index", "replica", "controller", "key", "arch_key", "arch", "strategy", "status", "reward",
-           "metric", "val", "seconds", "params", "surrogate"]
+           "metric", "val", "seconds", "params", "surrogate", "epochs"]
+# A child stopped early by the median stopping rule trained and has a real reward: not a failure.
+TRAINED = ("ok", "stopped")
 
 
 def read_sampled(sample_dir: str | Path) -> list[dict]:
@@ -40,6 +43,7 @@ def collect_rewards(sample_dir: str | Path, children_dir: str | Path, strategy: 
             "arch": canonical_json(sample["arch"]), "strategy": strategy, "status": metrics["status"],
             "reward": float(metrics["reward"]), "metric": metrics["metric"], "val": metrics["best_val"],
             "seconds": metrics["seconds"], "params": metrics["params"], "surrogate": bool(metrics.get("surrogate")),
+            "epochs": int(metrics.get("epochs") or 0),
         })
     table = pd.DataFrame(rows, columns=COLUMNS)
     table["val"] = table["val"].astype(float)
@@ -65,8 +69,10 @@ def reward_curve(history: pd.DataFrame) -> pd.DataFrame:
 
 
 def round_summary(history: pd.DataFrame) -> pd.DataFrame:
-    """Mean and max reward per round, and the failures: is the controller learning?"""
+    """Mean and max reward per round, the failures and the children stopped early: is the
+    controller learning?"""
     return history.groupby("round").agg(
         mean_reward=("reward", "mean"), max_reward=("reward", "max"),
-        failed=("status", lambda s: int((s != "ok").sum())), children=("key", "size"),
+        failed=("status", lambda s: int((~s.isin(TRAINED)).sum())), children=("key", "size"),
+        stopped=("status", lambda s: int((s == "stopped").sum())),
     ).reset_index()

@@ -19,19 +19,23 @@ from typing import Any
 import pandas as pd
 
 from nasrl.io import read_metrics, read_top, write_json
-from nasrl.pipeline.collect import round_summary
+from nasrl.pipeline.collect import TRAINED, round_summary
 from nasrl.settings import FinalSettings
 from nasrl.settings import ChildConfig
+from nasrl.settings.child import EarlyStoppingConfig
 
 # nasrl.training.child (torch + Lightning, ~8 s to import) is imported inside retrain and
 # report only: select-top runs as its own process and needs pandas alone.
 
 
 def select_top(history_path: str | Path, k: int, out: str | Path) -> list[dict[str, Any]]:
-    """The k best distinct architectures by reward among children that trained (ties: first sampled)."""
+    """The k best distinct architectures by reward among children that trained (ties: first sampled).
+
+    A child stopped early trained and has a real reward from its own (shorter) curve, so it
+    ranks with the others; that reward is pessimistic, so it rarely reaches the top."""
     history = pd.read_parquet(history_path)
-    ok = history[history["status"] == "ok"].sort_values(["reward", "round", "index"], ascending=[False, True, True],
-                                                         kind="stable")
+    trained = history[history["status"].isin(TRAINED)]
+    ok = trained.sort_values(["reward", "round", "index"], ascending=[False, True, True], kind="stable")
     top = []
     for _, row in ok.drop_duplicates("arch_key").head(k).iterrows():
         top.append({"rank": len(top), "arch_key": row["arch_key"], "arch": json.loads(row["arch"]),
@@ -74,7 +78,8 @@ def retrain(top_path: str | Path, rank: int, point: int, child: ChildConfig, fin
         metrics = {"status": "skipped", "reason": f"only {len(top)} distinct architectures trained", **extra}
         write_json(out_dir / "metrics.json", metrics)
         return metrics
-    config = final.child_config(child, grid_point)
+    # Final runs train every epoch: the median stopping rule is for search children only.
+    config = final.child_config(child.model_copy(update={"early_stopping": EarlyStoppingConfig()}), grid_point)
     if config.surrogate is not None:
         from nasrl.training.surrogate import train_surrogate
 
@@ -103,7 +108,9 @@ def report(top_path: str | Path, run_dirs: list[str | Path], history_path: str |
             "strategy": str(history["strategy"].iloc[0]),
             "children": int(len(history)),
             "trained_children": int((~history["repeat"]).sum()),
-            "failed_children": int((history.loc[~history["repeat"], "status"] != "ok").sum()),
+            "failed_children": int((~history.loc[~history["repeat"], "status"].isin(TRAINED)).sum()),
+            "stopped_children": int((history.loc[~history["repeat"], "status"] == "stopped").sum()),
+            "child_epochs": child_epochs(history),
             "best_search_reward": float(history["reward"].max()),
             "mean_reward_by_round": [round(float(v), 6) for v in summary["mean_reward"]],
         })
@@ -120,6 +127,14 @@ def report(top_path: str | Path, run_dirs: list[str | Path], history_path: str |
     write_json(best_out, best)
     write_json(metrics_out, headline)
     return headline
+
+
+def child_epochs(history: pd.DataFrame) -> int | None:
+    """Epochs trained by the search's distinct children (what early stopping saves); None for a
+    history written before the ``epochs`` column existed."""
+    if "epochs" not in history:
+        return None
+    return int(history.loc[~history["repeat"], "epochs"].sum())
 
 
 def best_run(runs: list[tuple[Path, dict[str, Any]]]) -> tuple[Path, dict[str, Any]]:

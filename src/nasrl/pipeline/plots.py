@@ -84,10 +84,14 @@ def plot_search(history: pd.DataFrame, out: str | Path, control: pd.DataFrame | 
     strategy = str(history["strategy"].iloc[0])
     fig, (ax, ax_top) = plt.subplots(1, 2, figsize=(12, 4.4), dpi=120, sharey=True)
 
-    ok = history["status"] == "ok"
+    ok, stopped = history["status"] == "ok", history["status"] == "stopped"
+    failed = ~(ok | stopped)
     ax.scatter(history.index[ok], history["reward"][ok], s=14, alpha=0.55, label="child")
-    if (~ok).any():
-        ax.scatter(history.index[~ok], history["reward"][~ok], s=18, color="tab:red", marker="x",
+    if stopped.any():  # the median stopping rule: a real reward from fewer epochs
+        ax.scatter(history.index[stopped], history["reward"][stopped], s=14, alpha=0.55, facecolors="none",
+                   edgecolors="tab:blue", label="child stopped early")
+    if failed.any():
+        ax.scatter(history.index[failed], history["reward"][failed], s=18, color="tab:red", marker="x",
                    label="failed child")
     means = round_means(history)
     ax.plot(means["x"], means["mean"], color="black", marker="o", label="round mean")

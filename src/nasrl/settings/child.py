@@ -87,6 +87,28 @@ class SurrogateConfig(Section):
     seconds_jitter: NonNegativeFloat = 0.0
 
 
+class EarlyStoppingConfig(Section):
+    """The median stopping rule (Golovin et al. 2017, Vizier; Katib's medianstop): a child whose
+    best validation metric so far, at the end of epoch e, is worse than the ``quantile`` of the
+    earlier rounds' children at the same epoch stops there (nasrl.training.early_stopping).
+
+    Off by default, so the paper presets train every child fully as the paper does. The
+    defaults when on: the median (Vizier's rule as published); ``min_epochs`` 1, since the
+    rule compares children at the same epoch under the same schedule, so a child is ranked
+    against like-for-like values from its first validation on, and the learning rate is
+    constant until half the epochs (DenseNet's schedule), where early ranks carry over;
+    ``min_reference`` 3, Katib's ``min_trials_required``: a median of fewer values is one
+    child's value.
+    """
+
+    SECTION = "child.early_stopping"
+
+    enabled: bool = False
+    quantile: float = Field(default=0.5, gt=0, lt=1)  # the fraction of reference children a child must beat
+    min_epochs: Count = 1  # epochs every child trains before it can be stopped; < child.epochs (plan_checks)
+    min_reference: Count = 3  # reference children that reached an epoch before any child stops there
+
+
 class ChildConfig(Section):
     SECTION = "child"
     # Where the child runs, not what it learns: outside the child key (see the module docstring).
@@ -113,10 +135,15 @@ class ChildConfig(Section):
     threads: Count | None = None  # torch CPU threads; None = torch's default (runtime)
     limit_train_batches: Count | None = None  # cap batches per epoch (quick runs and tests)
     surrogate: SurrogateConfig | None = None  # reward from a table instead of training (scheduler tests)
+    # Part of the child key: a child trained with stopping is not reused by a search without it.
+    early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig)
 
     def result_dict(self) -> dict[str, Any]:
-        """Every setting that can change the child's result: all but the runtime keys."""
-        return self.model_dump(exclude=set(self.RUNTIME_KEYS))
+        """Every setting that can change the child's result: all but the runtime keys. Early
+        stopping enters only when on, so turning it on trains new children while the keys of
+        searches without it stay what they were before the setting existed."""
+        exclude = set(self.RUNTIME_KEYS) | (set() if self.early_stopping.enabled else {"early_stopping"})
+        return self.model_dump(exclude=exclude)
 
     def runtime_dict(self) -> dict[str, Any]:
         return self.model_dump(include=set(self.RUNTIME_KEYS))

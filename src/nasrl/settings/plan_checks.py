@@ -4,7 +4,8 @@ The section models check each key alone (types, ranges, the names in ``choices.p
 needs two keys, or the space itself, is checked here, so that a run that no child could finish
 stops at once with one line instead of failing in its first job: the space must build (a preset
 name, a YAML file or a spec), and its children must be trainable on the dataset (a CNN on image
-data, a recurrent cell on text), unless they are surrogates looked up in a table.
+data, a recurrent cell on text), unless they are surrogates looked up in a table; early stopping
+needs an epoch to stop after (``min_epochs`` below ``epochs``) and a trained child's curve.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def check_plan(search: SearchSettings, child: ChildConfig) -> None:
         space = search.build_space()
     except ArchitectureError as err:  # one line, even where it quotes a YAML parser's message
         raise ValueError(f"search.space: {' '.join(str(err).split())}") from None
+    check_early_stopping(child)
     if child.surrogate is not None:
         return  # no network and no data: the table is read (and checked) by prepare_data
     needs = SPACE_DATA_KINDS.get(space.type)
@@ -42,3 +44,19 @@ def check_plan(search: SearchSettings, child: ChildConfig) -> None:
         matching = sorted(name for name, kind in DATASET_KINDS.items() if kind == needs)
         raise ValueError(f"child.dataset: {dataset!r} is {DATASET_KINDS[dataset]} data, but a {space.type} space "
                          f"needs {needs} data; expected one of {matching}")
+
+
+def check_early_stopping(child: ChildConfig) -> None:
+    """The median stopping rule needs an epoch to stop after (min_epochs < epochs) and curves."""
+    stopping = child.early_stopping
+    if not stopping.enabled:
+        return
+    if child.surrogate is not None:
+        raise ValueError("child.early_stopping.enabled: surrogate children have no learning curve to stop; "
+                         "expected false with child.surrogate")
+    if child.epochs < 2:
+        raise ValueError(f"child.early_stopping.enabled: a child of {child.epochs} epoch cannot stop early; "
+                         "expected false, or child.epochs >= 2")
+    if stopping.min_epochs >= child.epochs:
+        raise ValueError(f"child.early_stopping.min_epochs: expected an integer in [1, {child.epochs - 1}] "
+                         f"(below child.epochs = {child.epochs}), got {stopping.min_epochs}")

@@ -98,14 +98,16 @@ def read_curve(path: Path) -> list[dict[str, float]]:
 
 
 def summary_metrics(metrics: dict[str, Any], stage: str = "child") -> dict[str, float]:
-    """The scalar results of a run: reward, best and last validation metric, times, size.
+    """The scalar results of a run: reward, best and last validation metric, times, size, the
+    epochs trained and, for a child stopped early (status ``stopped``, a tag), its stopped epoch.
 
     ``reward`` is the search's signal and only a search child has one; a final retraining
     computes the same function of its curve under another name (``final_reward``), so that
     sorting the runs table by reward ranks the children alone."""
     names = {"reward": "reward" if stage == "child" else f"{stage}_reward", "best_val": f"best_{metrics.get('metric', 'val')}",
              "last_val": f"last_{metrics.get('metric', 'val')}", "seconds": "seconds",
-             "setup_seconds": "setup_seconds", "params": "num_params", "conv_weights": "conv_weights"}
+             "setup_seconds": "setup_seconds", "params": "num_params", "conv_weights": "conv_weights",
+             "epochs": "epochs", "stopped_epoch": "stopped_epoch"}
     out = {name: float(metrics[k]) for k, name in names.items()
            if isinstance(metrics.get(k), (int, float)) and not isinstance(metrics.get(k), bool)}
     for name, value in (metrics.get("test") or {}).items():
@@ -127,6 +129,9 @@ def result_record(run_dir: str | Path, arch: dict[str, Any], stage: str, parent_
         run_tags["nasrl.error"] = str(metrics["error"])[:5000]
     if metrics.get("surrogate") is True:  # its reward was looked up in a table, not trained for
         run_tags["nasrl.surrogate"] = "true"
+    if metrics.get("reference"):  # child.early_stopping: the history it was stopped against
+        run_tags["nasrl.reference_fingerprint"] = str(metrics["reference"].get("fingerprint"))
+        run_tags["nasrl.reference_children"] = str(metrics["reference"].get("children"))
     values = [(name, value, int(row.get("epoch", i)))
               for i, row in enumerate(read_curve(run_dir / "curve.csv"))
               for name, value in row.items() if name != "epoch" and math.isfinite(value)]

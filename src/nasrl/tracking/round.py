@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from nasrl.tracking.children import log_missing_children, runs_elsewhere
+from nasrl.tracking.record import FAILED_STATUSES
 from nasrl.tracking.runs import complete_runs
 from nasrl.tracking.state import SearchRun
 from nasrl.tracking.store import retrying
@@ -48,7 +49,8 @@ def log_round(search: SearchRun, round_index: int, table, stats: dict[str, Any] 
         if key in known:
             update_reuse_tags(client, known[key], round_index, key in reused)
     values = {"mean_reward": float(table["reward"].mean()), "max_reward": float(table["reward"].max()),
-              "failed_children": float((table["status"] != "ok").sum()), "cache_hits": float(hits)}
+              "failed_children": float(table["status"].isin(FAILED_STATUSES).sum()),
+              "stopped_children": float((table["status"] == "stopped").sum()), "cache_hits": float(hits)}
     values.update({name: float(stats[name]) for name in CONTROLLER_STATS
                    if isinstance((stats or {}).get(name), (int, float))})
     now = int(time.time() * 1000)

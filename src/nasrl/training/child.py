@@ -4,9 +4,9 @@
 
 writes, in DIR:
 
-- ``metrics.json``: status (ok | failed | diverged), reward, the validation metric (best and
-  last), epochs, seconds, parameter count, error text; written last and atomically, so its
-  presence means the child is finished;
+- ``metrics.json``: status (ok | stopped | failed | diverged), reward, the validation metric
+  (best and last), epochs (trained), stopped_epoch, seconds, parameter count, error text;
+  written last and atomically, so its presence means the child is finished;
 - ``curve.csv``: one row per epoch (learning rate, train and validation loss and metric);
 - ``model.pt``: the architecture, the child settings and the trained weights.
 
@@ -15,6 +15,12 @@ A child that raises, diverges (NaN or infinite loss) or runs out of memory still
 (Zoph & Le 2017 train 12,800 children; some will fail). Settings or data that are wrong
 for every child (unknown dataset, missing files, an architecture that does not parse) are
 errors raised before training, since no child could succeed.
+
+With ``child.early_stopping`` on, a child whose curve falls below the earlier children's
+(``--reference``, the median stopping rule of ``nasrl.training.early_stopping``) stops early
+with status ``stopped``: not a failure. Its reward is the paper's rule applied to the epochs
+it trained, and it keeps its model.pt; metrics.json records the reference's size and
+fingerprint.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from nasrl.models.saved import build_model, save_model
 from nasrl.settings import ChildConfig, child_key
 from nasrl.training.image_system import ImageClassifier
 from nasrl.training.checkpoint import BestEpochWeights
+from nasrl.training.early_stopping import MedianStopping, Reference
 from nasrl.training.lm_system import LanguageModelSystem
 from nasrl.training.progress import EpochLog, show_progress_bar
 from nasrl.training.rewards import reward_from_curve
@@ -131,10 +138,12 @@ def make_trainer(config: ChildConfig, out_dir: Path, callbacks: list[pl.Callback
 
 
 def train_child(arch: dict[str, Any], config: ChildConfig, out_dir: str | Path, evaluate_test: bool = False,
-                extra: dict[str, Any] | None = None) -> dict[str, Any]:
+                extra: dict[str, Any] | None = None, reference: str | Path | None = None) -> dict[str, Any]:
     """Train ``arch`` under ``config``; write and return its metrics (see module docstring).
 
     ``extra`` fields (say, a final run's grid point) are stored in metrics.json too.
+    ``reference``: the reference.csv the median stopping rule compares the child with, read
+    only when ``config.early_stopping`` is on (none: the child trains fully).
     """
     start, started_at = time.perf_counter(), time.time()
     out_dir = Path(out_dir)
@@ -144,10 +153,15 @@ def train_child(arch: dict[str, Any], config: ChildConfig, out_dir: str | Path, 
     pl.seed_everything(config.seed, verbose=False)
     datamodule = prepare_data(arch, config)
     metric = "val_acc" if arch["space"] == "cnn" else "val_ppl"
+    stopping = None
+    if config.early_stopping.enabled:
+        stopping = MedianStopping(Reference.load(reference, higher_is_better=metric == "val_acc"),
+                                  config.early_stopping, config.epochs, metric, higher_is_better=metric == "val_acc")
     metrics: dict[str, Any] = {
         "key": child_key(arch, config), "arch_key": content_key(arch), "dataset": config.dataset, "seed": config.seed,
         "status": "failed", "reward": config.failure_reward, "metric": metric, "best_val": None, "last_val": None,
-        "epochs": 0, "params": None, "seconds": None, "setup_seconds": None, "error": None, **(extra or {}),
+        "epochs": 0, "stopped_epoch": None, "params": None, "seconds": None, "setup_seconds": None, "error": None,
+        **({"reference": stopping.reference.summary()} if stopping else {}), **(extra or {}),
     }
     timer = FirstBatchTimer(start)
     system = None
@@ -157,16 +171,19 @@ def train_child(arch: dict[str, Any], config: ChildConfig, out_dir: str | Path, 
         if hasattr(system.model, "conv_weight_count"):
             metrics["conv_weights"] = system.model.conv_weight_count()
         best_epoch = BestEpochWeights(metric, higher_is_better=metric == "val_acc")
-        trainer = make_trainer(config, out_dir, [timer, best_epoch, EpochLog(config.epochs)])
+        callbacks = [timer, best_epoch, EpochLog(config.epochs)] + ([stopping] if stopping else [])
+        trainer = make_trainer(config, out_dir, callbacks)
         trainer.fit(system, datamodule=datamodule)
         values = [row[metric] for row in system.history]
+        # A stopped child's reward is the same rule on the epochs it trained (nasrl.training.rewards).
         metrics["reward"] = reward_from_curve(values, "accuracy" if metric == "val_acc" else "perplexity", config.reward)
         # model.pt holds the best validation epoch's weights, so best_val is their value
         # (nasrl.training.checkpoint; the final report ranks by it and tests those weights).
         # No finite validation value at all: the last weights stay, and so does their value.
         kept = values[-1] if best_epoch.best_epoch is None else best_epoch.best_value
-        metrics.update(status="ok", best_val=kept, best_epoch=best_epoch.best_epoch or len(values),
-                       last_val=values[-1])
+        stopped_epoch = stopping.stopped_epoch if stopping else None
+        metrics.update(status="ok" if stopped_epoch is None else "stopped", stopped_epoch=stopped_epoch,
+                       best_val=kept, best_epoch=best_epoch.best_epoch or len(values), last_val=values[-1])
         if evaluate_test:
             tested = trainer.test(system, datamodule=datamodule, verbose=False)[0]
             metrics["test"] = {k: float(v) for k, v in tested.items()}
@@ -181,7 +198,7 @@ def train_child(arch: dict[str, Any], config: ChildConfig, out_dir: str | Path, 
     finally:
         history = system.history if system is not None else []
         metrics["epochs"] = len(history)
-        if history and metrics["status"] != "ok":
+        if history and metrics["status"] not in ("ok", "stopped"):
             values = [row[metric] for row in history if math.isfinite(row[metric])]
             if values:
                 metrics["last_val"] = values[-1]

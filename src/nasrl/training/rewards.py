@@ -3,6 +3,12 @@
 - Image classification: R = (max validation accuracy over the last 5 epochs)^3.
 - Language modelling: R = c / (validation perplexity)^2 with c = 80, taking the best
   (lowest) perplexity over the last epochs the same way.
+
+A child stopped early by the median stopping rule (``nasrl.training.early_stopping``) gets
+the same rule applied to the epochs it trained: its window is the last ``last_epochs`` of
+those. So a below-median child gets a pessimistic, but real, reward from its own curve (it
+would usually have improved with the epochs it did not train), not the failure reward: it
+trained, and its reward still ranks it among the children the controller learns from.
 """
 
 from __future__ import annotations
