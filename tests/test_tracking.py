@@ -563,6 +563,16 @@ def test_the_run_tree_of_a_search_through_the_rest_api(server, finished_tiny_sea
 
     hint = ui_hint(results / "tracking" / "search.json")
     assert f"/#/experiments/{experiment['experiment_id']}/runs?workflowType=machine_learning&" in hint
+    # on the search's saved view: the children's reward and validation metric, best reward first
+    from nasrl.tracking.views import VIEW_ID, view_state
+
+    assert f"viewStateShareKey={VIEW_ID}" in hint
+    view = view_state(as_dict(experiment["tags"]))
+    assert view["orderByKey"] == "metrics.`reward`" and view["orderByAsc"] is False
+    assert {"metrics.`reward`", "metrics.`best_val_acc`", "params.`depth`", "tags.`nasrl.status`"} <= set(
+        view["selectedColumns"])
+    logged = {name for child in children for name in as_dict(child["data"]["metrics"])}
+    assert {c.split("`")[1] for c in view["selectedColumns"] if c.startswith("metrics.")} <= logged
     assert "mlflow ui --backend-store-uri" in hint
     # and the UI treats the experiment as model training: its page opens on the runs table
     assert as_dict(experiment["tags"])["mlflow.experimentKind"] == "custom_model_development"

@@ -3,8 +3,9 @@
 
 The link opens the experiment's runs table in the UI's "Model training" pages, the view made
 for comparing runs. MLflow's start page is its GenAI overview, which holds nothing of a
-search. The runs table is sorted by ``reward``, so the best children come first (the search
-run and the final runs have no ``reward`` and come last).
+search. The table opens on the search's saved view (views.py): its columns, sorted by
+``reward``, so the best children come first (the search run and the final runs have no
+``reward`` and come last).
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from pathlib import Path
 from urllib.parse import quote
 
 from nasrl.tracking.state import SearchRun
+from nasrl.tracking.views import URL_PARAMETER, VIEW_ID
 
 LOCAL_UI = "http://127.0.0.1:5000"  # where `mlflow ui` serves by default
-# workflowType: the UI's "Model training" pages (runs, models, registry), not its GenAI ones.
-RUNS_VIEW = "?workflowType=machine_learning&orderByKey=" + quote("metrics.`reward`", safe="") + "&orderByAsc=false"
+# workflowType: the UI's "Model training" pages (runs, models, registry), not its GenAI ones;
+# viewStateShareKey: the search's saved view (views.py), its columns and its sort by reward.
+RUNS_VIEW = f"?workflowType=machine_learning&{URL_PARAMETER}={quote(VIEW_ID, safe='')}"
 
 
 def runs_table_url(search: SearchRun, base: str = LOCAL_UI) -> str:

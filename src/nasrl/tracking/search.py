@@ -15,6 +15,7 @@ from nasrl.tracking.params import dvc_data_hash, flatten, git_commit
 from nasrl.tracking.runs import log_result_run
 from nasrl.tracking.state import SearchRun
 from nasrl.tracking.store import retrying
+from nasrl.tracking.views import search_view_tag
 
 
 # Marks the experiment as model training for MLflow's UI, which then opens it on its runs table
@@ -35,6 +36,10 @@ def start_search(search: SearchRun, settings: dict[str, dict[str, Any]]) -> Sear
         search.experiment_id = experiment.experiment_id
         if experiment.tags.get(EXPERIMENT_KIND) is None:  # a store from before the tag
             retrying(client.set_experiment_tag, search.experiment_id, EXPERIMENT_KIND, EXPERIMENT_TAGS[EXPERIMENT_KIND])
+    # The runs table's columns and sort (views.py), written at every start: a store from
+    # before the view gets it, and one from an older nasrl gets the current columns.
+    retrying(client.set_experiment_tag, search.experiment_id,
+             *search_view_tag(settings.get("child", {}).get("dataset")))
     strategy = str(settings.get("search", {}).get("strategy", "reinforce"))
     tags = {"nasrl.stage": "search", "nasrl.strategy": strategy, "nasrl.git_commit": git_commit(),
             "nasrl.dvc_data": dvc_data_hash(), "nasrl.results": search.results, "nasrl.root": search.root}
