@@ -98,7 +98,12 @@ def test_a_child_below_every_reference_stops_at_min_epochs_with_a_reward_from_it
     assert metrics["status"] == "stopped" and metrics["stopped_epoch"] == 2 and metrics["epochs"] == 2
     curve = read_curve(tmp_path / "child" / "curve.csv")
     assert [row["epoch"] for row in curve] == [1, 2]
-    assert metrics["reward"] == pytest.approx(reward_from_curve([row["val_acc"] for row in curve], "accuracy"))
+    # the reward: its curve completed by the references' median progress (flat references: its
+    # best accuracy held for the epochs it did not train)
+    best = max(row["val_acc"] for row in curve)
+    assert metrics["projected_val"] == pytest.approx(best)
+    assert metrics["reward"] == pytest.approx(reward_from_curve([row["val_acc"] for row in curve] + [best] * 2,
+                                                                "accuracy"))
     assert metrics["reward"] > 0 and (tmp_path / "child" / "model.pt").exists()
     assert metrics["reference"]["children"] == 3
     assert metrics["reference"]["fingerprint"] == Reference.load(reference, True).fingerprint
@@ -239,3 +244,18 @@ def test_a_stopped_child_is_in_the_history_with_its_epochs(stopping_search):
     assert headline["child_epochs"] == int(first["epochs"].sum())
     final = json.loads((stopping_search / "final" / "runs" / "0_0" / "metrics.json").read_text())
     assert final["status"] == "ok" and final["epochs"] == 1 and "reference" not in final  # final runs never stop
+
+
+def test_a_stopped_childs_curve_moves_as_the_median_reference_moves_after_its_stop():
+    from nasrl.training.early_stopping import projected_curve
+
+    by_epoch = {1: [0.5, 0.6, 0.7], 2: [0.6, 0.7, 0.8], 3: [0.7, 0.85, 0.9], 4: [0.8, 0.9, 0.95]}
+    # stopped after epoch 2 at a best of 0.5 (median 0.7 there): + 0.15, then + 0.2
+    assert projected_curve([0.4, 0.5], by_epoch, 4, True) == pytest.approx([0.4, 0.5, 0.65, 0.7])
+    assert projected_curve([0.9, 0.8], by_epoch, 4, True)[-1] == 1.0  # accuracy stays within [0, 1]
+    # perplexity: the median's ratio; the child stays the same factor above the median
+    ppl = {1: [200.0, 300.0, 400.0], 2: [100.0, 150.0, 200.0], 3: [80.0, 120.0, 160.0]}
+    assert projected_curve([500.0, 450.0], ppl, 3, False) == pytest.approx([500.0, 450.0, 360.0])
+    # epochs the references do not reach are left out
+    assert projected_curve([0.4, 0.5], {2: [0.7, 0.7, 0.7]}, 4, True) == [0.4, 0.5]
+    assert projected_curve([0.4, 0.5], by_epoch, 2, True) == [0.4, 0.5]  # nothing left to project

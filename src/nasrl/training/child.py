@@ -18,8 +18,9 @@ errors raised before training, since no child could succeed.
 
 With ``child.early_stopping`` on, a child whose curve falls below the earlier children's
 (``--reference``, the median stopping rule of ``nasrl.training.early_stopping``) stops early
-with status ``stopped``: not a failure. Its reward is the paper's rule applied to the epochs
-it trained, and it keeps its model.pt; metrics.json records the reference's size and
+with status ``stopped``: not a failure. Its reward is the paper's rule applied to its curve
+completed by the references' median progress (``projected_val``: the last projected value),
+and it keeps its model.pt; metrics.json records the reference's size and
 fingerprint.
 """
 
@@ -175,8 +176,12 @@ def train_child(arch: dict[str, Any], config: ChildConfig, out_dir: str | Path, 
         trainer = make_trainer(config, out_dir, callbacks)
         trainer.fit(system, datamodule=datamodule)
         values = [row[metric] for row in system.history]
-        # A stopped child's reward is the same rule on the epochs it trained (nasrl.training.rewards).
-        metrics["reward"] = reward_from_curve(values, "accuracy" if metric == "val_acc" else "perplexity", config.reward)
+        # A stopped child's reward: the same rule on its curve completed by the references'
+        # median progress (nasrl.training.rewards, early_stopping.projected_curve).
+        scored = stopping.reward_curve(values) if stopping else values
+        metrics["reward"] = reward_from_curve(scored, "accuracy" if metric == "val_acc" else "perplexity", config.reward)
+        if len(scored) > len(values):
+            metrics["projected_val"] = scored[-1]
         # model.pt holds the best validation epoch's weights, so best_val is their value
         # (nasrl.training.checkpoint; the final report ranks by it and tests those weights).
         # No finite validation value at all: the last weights stay, and so does their value.

@@ -17,7 +17,9 @@ The references are the completed, full-length children of the rounds whose rewar
 when the child's round was sampled, read from ``rounds/NNNN/reference.csv`` (key, epoch,
 value: the raw per-epoch validation metric; written by ``nasrl.pipeline.reference``). The
 decision depends on that file and the child's own curve alone, so it is deterministic for a
-given reference; metrics.json records the reference's size and fingerprint.
+given reference; metrics.json records the reference's size and fingerprint. A stopped child's
+reward is the paper's rule on its curve completed by the references' median progress
+(``projected_curve``), so that it stays on the scale of the fully trained children's.
 """
 
 from __future__ import annotations
@@ -77,6 +79,34 @@ def should_stop(best: float | None, epoch: int, references: list[float], setting
     return sign * best < quantile([sign * r for r in references], settings.quantile)
 
 
+def projected_curve(values: list[float], by_epoch: dict[int, list[float]], epochs: int,
+                    higher_is_better: bool) -> list[float]:
+    """A stopped child's curve completed to ``epochs`` by the references' median progress.
+
+    The reward of a stopped child (module docstring of nasrl.training.rewards): after its last
+    trained epoch e, epoch t gets the child's best value by e moved as the median reference
+    moved from e to t: plus the median's gain for accuracy (clipped to [0, 1]), times the
+    median's ratio for perplexity. The child keeps its rank at e (below the threshold there,
+    below the median's projection at the end), and its reward stays on the scale of fully
+    trained children's instead of that of an epoch-e accuracy. Epochs the references do not
+    reach are left out."""
+    best = best_so_far(values, higher_is_better)[-1] if values else None
+    start = len(values)
+    if best is None or not by_epoch.get(start):
+        return list(values)
+    median_at_stop = quantile(by_epoch[start], 0.5)
+    tail = []
+    for epoch in range(start + 1, epochs + 1):
+        if not by_epoch.get(epoch):
+            break
+        median = quantile(by_epoch[epoch], 0.5)
+        if higher_is_better:
+            tail.append(min(1.0, max(0.0, best + median - median_at_stop)))
+        else:
+            tail.append(best * median / median_at_stop if median_at_stop > 0 else best)
+    return list(values) + tail
+
+
 @dataclass(frozen=True)
 class Reference:
     """The reference children's best-so-far values by epoch, and what identifies the file."""
@@ -127,6 +157,13 @@ class MedianStopping(Checkpoint):
         self.metric, self.higher_is_better = metric, higher_is_better
         self.values: list[float] = []
         self.stopped_epoch: int | None = None
+
+    def reward_curve(self, values: list[float]) -> list[float]:
+        """The curve the reward is computed from: the child's own, completed by the references'
+        median progress when it was stopped (projected_curve)."""
+        if self.stopped_epoch is None:
+            return list(values)
+        return projected_curve(values, self.reference.by_epoch, self.epochs, self.higher_is_better)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         row = pl_module.history[-1]

@@ -5,10 +5,12 @@
   (lowest) perplexity over the last epochs the same way.
 
 A child stopped early by the median stopping rule (``nasrl.training.early_stopping``) gets
-the same rule applied to the epochs it trained: its window is the last ``last_epochs`` of
-those. So a below-median child gets a pessimistic, but real, reward from its own curve (it
-would usually have improved with the epochs it did not train), not the failure reward: it
-trained, and its reward still ranks it among the children the controller learns from.
+the same rule applied to its curve completed to the full epochs by the references' median
+progress (``projected_curve``: its best value at the stop, moved as the median reference
+moved from that epoch on). Its own truncated curve would give an epoch-e accuracy cubed, far
+below every fully trained child, which would swamp the controller's signal; the projection
+keeps its rank at the stop (below the median) on the scale of the others. It trained, so it
+never gets the failure reward.
 """
 
 from __future__ import annotations
