@@ -603,6 +603,31 @@ def test_the_workflow_logs_where_the_config_says(tmp_path):
     assert "start_tracking" in done.stdout
     assert "nasrl track start --experiment tiny --registered-model digits-best --uri sqlite:///store/runs.db" in (
         snakemake(workdir, "--dry-run", "--printshellcmds").stdout)
+    # a paper-scale search can leave the child diagrams out: the start records it for the rounds
+    config["tracking"]["child_diagrams"] = False
+    workdir = make_workdir(tmp_path / "no-diagrams", config)
+    assert "--uri sqlite:///store/runs.db --no-child-diagrams" in snakemake(workdir, "--dry-run", "--printshellcmds").stdout
+
+
+def test_child_runs_without_diagrams_keep_their_architecture_json(tmp_path, monkeypatch):
+    from nasrl.tracking.record import result_record
+    from nasrl.tracking.steps import search_started
+
+    monkeypatch.chdir(tmp_path)
+    state = tmp_path / "results" / "exp" / "tracking" / "search.json"
+    assert search_started(state, "exp", None, None, off=True, child_diagrams=False).child_diagrams is False
+    assert SearchRun.load(state).child_diagrams is False  # what every round's update reads
+    run_dir = tmp_path / "child"
+    run_dir.mkdir()
+    (run_dir / "metrics.json").write_text(json.dumps({"key": "k" * 16, "status": "ok", "reward": 0.5,
+                                                      "metric": "val_acc", "best_val": 0.8, "seconds": 1.0}))
+    from nasrl.spaces.presets import preset_architecture, resolve_space
+
+    arch, space = preset_architecture("cnn_figure7")[0], resolve_space("cnn_v1")
+    drawn = result_record(run_dir, arch, "child", "parent", {}, space)
+    plain = result_record(run_dir, arch, "child", "parent", {}, space, diagram=False)
+    assert set(drawn.files) == {"architecture.json", "architecture.svg", "metrics.json"}
+    assert set(plain.files) == {"architecture.json", "metrics.json"}
 
 
 def test_a_start_killed_before_its_state_file_takes_over_its_run_instead_of_adding_one(tmp_path):

@@ -135,6 +135,8 @@ def tracking_start_args():
     ]
     if TRACKING.get("uri"):
         args += ["--uri", TRACKING["uri"]]
+    if not SETTINGS.tracking.child_diagrams:
+        args.append("--no-child-diagrams")
     return " ".join(args)
 
 

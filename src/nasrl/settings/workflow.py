@@ -30,6 +30,9 @@ class TrackingSettings(Section):
     enabled: bool = True  # log the search, its children and final runs to MLflow
     uri: str | None = None  # None: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the working directory
     registered_model: str | None = None  # Model Registry name of the best final model; None: nasrl-{experiment}
+    # Each child run's architecture.svg: about 0.1-0.2 s per child in its round's update (3 minutes
+    # for a round of 800 children); off keeps architecture.json alone.
+    child_diagrams: bool = True
 
 
 class WorkflowConfig(Section):

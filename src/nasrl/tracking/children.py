@@ -41,7 +41,8 @@ def log_missing_children(client, search: SearchRun, round_index: int, archs: dic
         if key in sources:
             record = link_record(run_dir, arch, search.run_id, sources[key], tags, search.space)
         else:
-            record = result_record(run_dir, arch, "child", search.run_id, tags, search.space)
+            record = result_record(run_dir, arch, "child", search.run_id, tags, search.space,
+                                   diagram=search.child_diagrams)
         record.write(client, search.experiment_id)
         logged.append(key)
     return logged

@@ -16,7 +16,7 @@ Open the UI on it with:  mlflow ui --backend-store-uri sqlite:///mlflow.db
 def cmd_start(a: argparse.Namespace) -> None:
     from nasrl.tracking.steps import search_started
 
-    search = search_started(a.out, a.experiment, a.uri, a.registered_model, a.off)
+    search = search_started(a.out, a.experiment, a.uri, a.registered_model, a.off, not a.no_child_diagrams)
     print(json.dumps({"uri": search.uri, "experiment_id": search.experiment_id, "run_id": search.run_id}))
 
 
@@ -47,6 +47,8 @@ def add_track_command(sub: argparse._SubParsersAction) -> None:
     start.add_argument("--uri", help="tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
     start.add_argument("--registered-model", help="Model Registry name for the best final model")
     start.add_argument("--off", action="store_true", help="tracking disabled: write the state file only")
+    start.add_argument("--no-child-diagrams", action="store_true",
+                       help="child runs without architecture.svg (config tracking.child_diagrams: false)")
     start.add_argument("--out", required=True, type=Path, help="results/{experiment}/tracking/search.json")
     start.set_defaults(func=cmd_start)
 

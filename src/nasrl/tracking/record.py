@@ -116,7 +116,8 @@ def summary_metrics(metrics: dict[str, Any], stage: str = "child") -> dict[str, 
 
 
 def result_record(run_dir: str | Path, arch: dict[str, Any], stage: str, parent_run_id: str,
-                  tags: dict[str, str], space, params: dict[str, Any] | None = None) -> RunRecord:
+                  tags: dict[str, str], space, params: dict[str, Any] | None = None,
+                  diagram: bool = True) -> RunRecord:
     """The run of a result folder (metrics.json, curve.csv): params = the depth and decisions
     in ``space`` (params.decision_params) and ``params``, metrics = the per-epoch curves and the
     summary, artifacts = both JSON files."""
@@ -137,7 +138,7 @@ def result_record(run_dir: str | Path, arch: dict[str, Any], stage: str, parent_
               for name, value in row.items() if name != "epoch" and math.isfinite(value)]
     values += [(name, value, 0) for name, value in summary_metrics(metrics, stage).items()]
     files = {"architecture.json": json.dumps(arch, indent=2, sort_keys=True) + "\n", "metrics.json": metrics_text}
-    svg = diagram_svg(arch)
+    svg = diagram_svg(arch) if diagram else None  # tracking.child_diagrams
     if svg is not None:
         files["architecture.svg"] = svg
     return RunRecord(tags=run_tags, params={**decision_params(arch, space), **flatten(params or {})}, metrics=values,

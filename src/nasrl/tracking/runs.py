@@ -69,5 +69,6 @@ def log_result_run(client, search: SearchRun, run_dir: str | Path, arch: dict[st
     existing = find_run(client, search, stage, read_metrics(run_dir).key)
     if existing is not None:
         return existing.info.run_id, False
-    record = result_record(run_dir, arch, stage, search.run_id, tags, search.space, params)
+    record = result_record(run_dir, arch, stage, search.run_id, tags, search.space, params,
+                           diagram=search.child_diagrams or stage != "child")
     return record.write(client, search.experiment_id), True

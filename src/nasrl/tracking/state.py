@@ -34,6 +34,7 @@ class SearchRun:
     run_id: str | None = None
     error: str | None = None
     root: str = ""  # the absolute working directory the search last logged from (relocate.py)
+    child_diagrams: bool = True  # child runs carry architecture.svg (config tracking.child_diagrams)
 
     @classmethod
     def load(cls, path: str | Path) -> "SearchRun":

@@ -26,7 +26,7 @@ StateFile = str | Path | None  # tracking/search.json; None when the step is run
 
 
 def search_started(out: Path, experiment: str, uri: str | None, registered_model: str | None,
-                   off: bool = False) -> SearchRun:
+                   off: bool = False, child_diagrams: bool = True) -> SearchRun:
     """Create the search run and write the state file ``out`` that every later step reads;
     an unreachable store is reported (stdout, the step's log) and the search goes on."""
     from nasrl.tracking.state import portable_path
@@ -35,7 +35,7 @@ def search_started(out: Path, experiment: str, uri: str | None, registered_model
     results = ResultsLayout.of_tracking_state(Path(out)).root
     search = SearchRun(experiment=experiment, results=portable_path(results), enabled=not off,
                        uri=recorded_uri(uri) if not off else "", registered_model=registered_model,
-                       root=str(Path.cwd()))
+                       root=str(Path.cwd()), child_diagrams=child_diagrams)
     if search.enabled:
         from nasrl.tracking.search import start_search
         from nasrl.tracking.sync import read_settings
