@@ -569,6 +569,7 @@ def test_the_run_tree_of_a_search_through_the_rest_api(server, finished_tiny_sea
     assert f"viewStateShareKey={VIEW_ID}" in hint
     view = view_state(as_dict(experiment["tags"]))
     assert view["orderByKey"] == "metrics.`reward`" and view["orderByAsc"] is False
+    assert view["columnOrder"][0] == "metrics.`reward`" and view["columnOrder"] == view["selectedColumns"]
     assert {"metrics.`reward`", "metrics.`best_val_acc`", "params.`depth`", "tags.`nasrl.status`"} <= set(
         view["selectedColumns"])
     logged = {name for child in children for name in as_dict(child["data"]["metrics"])}

@@ -40,7 +40,11 @@ def view_columns(dataset: str | None) -> list[str]:
 
 def search_view_tag(dataset: str | None, now_ms: int | None = None) -> tuple[str, str]:
     """The experiment tag (key, value) of the search's saved view."""
-    state = {"selectedColumns": view_columns(dataset), "orderByKey": column("metrics", "reward"), "orderByAsc": False}
+    columns = view_columns(dataset)
+    # columnOrder: in this order, reward first; without it the UI groups metrics, params and
+    # tags and sorts each group by name.
+    state = {"selectedColumns": columns, "columnOrder": columns, "orderByKey": column("metrics", "reward"),
+             "orderByAsc": False}
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     envelope = {"name": VIEW_NAME, "createdAt": now_ms, "updatedAt": now_ms, "state": json.dumps(state)}
     return VIEW_TAG_PREFIX + VIEW_ID, json.dumps(envelope)
