@@ -284,3 +284,18 @@ def test_cifar10_paper_config_samples_12800_children_in_minibatches_of_8_from_10
     assert search.build_space().spec["depth"] == {"start": 6, "step": 2, "every": 1600, "max": 20}
     assert search.controller.lr == 6e-4 and child.dataset == "cifar10" and child.epochs == 50
     assert child.optimizer.model_dump() == {"lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 1e-4}
+
+
+@pytest.mark.parametrize("name", ["cifar10-paper.yaml", "cifar10-paper-surrogate.yaml", "ptb-paper.yaml",
+                                  "ptb-char-transfer.yaml", "macro-surrogate.yaml"])
+def test_paper_presets_train_every_child_fully_over_the_defaults_early_stopping(name):
+    """config/config.yaml stops hopeless children early; the paper trains every child all its epochs
+    (Sec. 4.1, 4.2), so the presets merged over it, as Snakemake merges them, switch that off."""
+    from snakemake.utils import update_config
+
+    from nasrl.settings import validate_workflow_config
+
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text(encoding="utf-8"))
+    assert config["child"]["early_stopping"]["enabled"] is True
+    update_config(config, yaml.safe_load((REPO / "config" / name).read_text(encoding="utf-8")))
+    assert validate_workflow_config(config).child.early_stopping.enabled is False

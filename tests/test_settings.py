@@ -123,7 +123,7 @@ def test_the_workflow_config_gets_its_defaults_and_runtime_settings_a_file_of_th
     config = tiny_config(threads=1)
     validate_workflow_config(config)
     assert config["search"]["strategy"] == "reinforce" and config["final"]["top_k"] == 2
-    assert config["tracking"] == {"enabled": True, "uri": None, "registered_model": None}
+    assert config["tracking"] == {"enabled": True, "uri": None, "registered_model": None, "child_diagrams": True}
     files = settings_files(WorkflowConfig.from_dict(config))
     assert files["runtime"] == {"accelerator": "auto", "threads": 1}
     assert not set(files["child"]) & set(ChildConfig.RUNTIME_KEYS)
