@@ -55,5 +55,13 @@ rule all:
 
 # ----- messages ---------------------------------------------------------------------------
 # Where to look at the finished search: the MLflow runs table (src/nasrl/tracking/links.py).
+# A run Snakemake ended early with exit status 0 (unfinished_search) exits 1 instead, saying so.
 onsuccess:
+    missing = unfinished_search()
+    if missing:
+        sys.exit(
+            f"the run ended before the search finished ({len(missing)} results missing, such as "
+            f"{missing[0]}): Snakemake can stop after a round's sampling with jobs left "
+            "(snakemake/snakemake#823). Run the same command again: it continues where it stopped."
+        )
     print(tracking_hint())

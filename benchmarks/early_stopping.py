@@ -41,9 +41,12 @@ def run_search(configfile: str, seed: int, stopping: bool, cores: int) -> dict:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     env.pop("MLFLOW_TRACKING_URI", None)
     start = time.perf_counter()
-    done = subprocess.run([str(Path(sys.executable).with_name("snakemake")), "--cores", str(cores),
-                           "--configfile", "config/bench.yaml", "--quiet"], cwd=work, env=env, capture_output=True,
-                          text=True)
+    for _ in range(3):  # a run Snakemake ended early (the Snakefile's onsuccess says so) continues
+        done = subprocess.run([str(Path(sys.executable).with_name("snakemake")), "--cores", str(cores),
+                               "--configfile", "config/bench.yaml", "--quiet"], cwd=work, env=env,
+                              capture_output=True, text=True)
+        if "continues where it stopped" not in done.stderr:
+            break
     if done.returncode != 0:
         raise SystemExit(f"{configfile} seed {seed} stopping={stopping} failed:\n{done.stderr[-3000:]}")
     headline = json.loads((work / "results" / config["experiment"] / "metrics.json").read_text())

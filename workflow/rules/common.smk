@@ -227,6 +227,20 @@ def report_targets():
     return [str(page) for page in pages]
 
 
+def unfinished_search():
+    """The default target's files still missing when Snakemake reports success.
+
+    Snakemake can end a run right after a checkpoint (a round's sampling) with exit status 0
+    and jobs left (snakemake/snakemake#823). Checked only for the default target: a run asked
+    for other targets, or with --until / --omit-from, ends early on purpose."""
+    dag = workflow.dag_settings
+    if dag.targets or dag.until or dag.omit_from:
+        return []
+    return [
+        path for path in final_targets() + report_targets() if not Path(path).exists()
+    ]
+
+
 def tracking_hint():
     """How to open this search's runs in the MLflow UI, printed when the run succeeds."""
     from nasrl.tracking.links import ui_hint

@@ -102,9 +102,12 @@ rule collect_rewards:
 
 # child.early_stopping: the curves of the completed children of rounds 0 .. r - 1 - s, which
 # round r's children are stopped against (src/nasrl/pipeline/reference.py). Those rounds'
-# rewards exist before round r is sampled, so the reference adds no wait to the pipeline.
+# rewards exist before round r is sampled, so the reference adds no wait to the pipeline. It
+# is built after the round's sampling, not beside it: a job that ends while Snakemake re-plans
+# after a checkpoint can end the whole run early with exit status 0 (snakemake/snakemake#823).
 rule build_reference:
     input:
+        samples=str(LAYOUT.samples("{round}")),
         rewards=reference_rounds,
     output:
         str(LAYOUT.reference("{round}")),
