@@ -642,3 +642,25 @@ def test_a_start_killed_before_its_state_file_takes_over_its_run_instead_of_addi
     assert start_search(fresh, settings).run_id != search.run_id  # a run already logged into is never taken
     runs = client_for(search).search_runs([search.experiment_id], "tags.`nasrl.stage` = 'search'")
     assert len(runs) == 2
+
+
+def test_a_store_whose_first_migration_was_killed_opens_again(tmp_path):
+    """A process killed while MLflow built the SQLite store leaves Alembic's temporary table;
+    the next open repairs it instead of failing with "table _alembic_tmp_... already exists"."""
+    import sqlite3
+
+    from mlflow import MlflowClient
+
+    from nasrl.tracking.store import client, repair_interrupted_migration
+
+    db = tmp_path / "mlflow.db"
+    uri = f"sqlite:///{db}"
+    MlflowClient(tracking_uri=uri).create_experiment("before")
+    with sqlite3.connect(db) as con:  # the state a kill mid-migration leaves: a step to be redone
+        con.execute("CREATE TABLE _alembic_tmp_experiments (experiment_id INTEGER)")
+    assert repair_interrupted_migration(uri) == ["_alembic_tmp_experiments"]
+    assert repair_interrupted_migration(uri) == []
+    with sqlite3.connect(db) as con:
+        con.execute("CREATE TABLE _alembic_tmp_experiments (experiment_id INTEGER)")
+    client.cache_clear()
+    assert client(uri).get_experiment_by_name("before") is not None  # nothing lost, the store opens

@@ -80,7 +80,37 @@ def client(uri: str):
     """
     from mlflow import MlflowClient
 
+    repair_interrupted_migration(uri)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def repair_interrupted_migration(uri: str) -> list[str]:
+    """Undo what a process killed while MLflow migrated a SQLite store left behind.
+
+    MLflow creates or upgrades a SQLite store with Alembic, which on SQLite rebuilds a table as
+    ``_alembic_tmp_<table>`` (create, copy, drop the old one, rename) one statement at a time.
+    A kill in between leaves the temporary table, and every later open of the store fails with
+    "table _alembic_tmp_... already exists". The step is redone from the start by the next open
+    (the store's alembic_version was not advanced), so the temporary table is dropped; were the
+    old table already dropped, the copy is renamed back to it instead. Returns what it fixed."""
+    import sqlite3
+
+    if not uri.startswith("sqlite:///"):
+        return []
+    path = Path(uri[len("sqlite:///"):])
+    if not path.is_file():
+        return []
+    fixed = []
+    with sqlite3.connect(path) as db:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        for temporary in sorted(t for t in tables if t.startswith("_alembic_tmp_")):
+            original = temporary[len("_alembic_tmp_"):]
+            if original in tables:
+                db.execute(f'DROP TABLE "{temporary}"')
+            else:
+                db.execute(f'ALTER TABLE "{temporary}" RENAME TO "{original}"')
+            fixed.append(temporary)
+    return fixed
 
 
 @contextmanager
