@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nasrl.architecture import ArchitectureError
-from nasrl.settings.choices import DATASET_KINDS, SPACE_DATA_KINDS
+from nasrl.data_kinds import DATASET_KINDS, SPACE_DATA_KINDS
 
 if TYPE_CHECKING:
     from nasrl.settings.child import ChildConfig

@@ -39,6 +39,7 @@ import pytorch_lightning as pl
 import torch
 
 from nasrl.architecture import content_key
+from nasrl.data_kinds import SPACE_DATA_KINDS
 from nasrl.io import write_json
 from nasrl.models.saved import build_model, save_model
 from nasrl.settings import ChildConfig, child_key
@@ -50,7 +51,7 @@ from nasrl.training.progress import EpochLog, show_progress_bar
 from nasrl.training.rewards import reward_from_curve
 from nasrl.training.system import DivergedError
 
-SPACE_KINDS = {"cnn": "image", "rnn_cell": "text"}
+SPACE_KINDS = SPACE_DATA_KINDS  # the data each trainable space reads (nasrl.data_kinds)
 
 
 class FirstBatchTimer(pl.Callback):
