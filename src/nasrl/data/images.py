@@ -11,7 +11,9 @@ Augmentation runs on whole batches, after the batch has been moved to the device
 (``on_after_batch_transfer``), instead of per sample with PIL in DataLoader workers:
 the datasets are small enough to live in memory as tensors, and one gather per batch
 on the accelerator is far cheaper than thousands of Python-level per-image transforms
-for each of the many short child trainings in a search.
+for each of the many short child trainings in a search. On a CUDA GPU the splits themselves
+move to the GPU once, when the Trainer sets the data module up, and every batch is an index
+slice taken there: nothing is copied from the host per step.
 """
 
 from __future__ import annotations
@@ -132,13 +134,21 @@ class ImageDataModule(pl.LightningDataModule):
         # shifts the random draws of the other.
         self._shuffle_generator = torch.Generator().manual_seed(seed)
         self._augment_generator = torch.Generator().manual_seed(seed + 1)
+        self.resident: torch.device | None = None  # the device the splits were moved to (to_device)
 
     def load_splits(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         """Return ``{"train"|"val"|"test": (images [N, C, H, W], labels [N])}``, unnormalised."""
         raise NotImplementedError
 
     def setup(self, stage: str | None = None) -> None:
-        """Load all splits once and normalise them with the training statistics."""
+        """Load all splits once and normalise them with the training statistics; when a Trainer
+        on a CUDA device sets the module up, the splits move to that device (once)."""
+        self._load()
+        trainer = getattr(self, "trainer", None)
+        if trainer is not None and trainer.strategy.root_device.type == "cuda":
+            self.to_device(trainer.strategy.root_device)
+
+    def _load(self) -> None:
         if self.datasets:
             return
         splits = self.load_splits()
@@ -146,6 +156,21 @@ class ImageDataModule(pl.LightningDataModule):
         for name in SPLITS:
             images, labels = splits[name]
             self.datasets[name] = TensorDataset(self.normalize(images), labels.long())
+
+    def to_device(self, device: torch.device | str) -> None:
+        """Keep every split on ``device``: the loaders then yield index slices of these tensors,
+        taken on the device, in the same order as the host loaders. On a CUDA device the
+        augmentation draws its offsets there too (its own seeded stream, so a GPU run is
+        reproducible but crops differently from a CPU run)."""
+        device = torch.device(device)
+        if self.resident == device:
+            return
+        self._load()
+        self.datasets = {name: TensorDataset(*(t.to(device) for t in data.tensors))
+                         for name, data in self.datasets.items()}
+        if device.type == "cuda":
+            self._augment_generator = torch.Generator(device).manual_seed(self.seed + 1)
+        self.resident = device
 
     def normalize(self, images: torch.Tensor) -> torch.Tensor:
         """Whiten ``[N, C, H, W]`` images with the training split's per-channel mean/std."""
@@ -183,5 +208,28 @@ class ImageDataModule(pl.LightningDataModule):
         self.setup()
         dataset = self.datasets[split]
         order = RandomSampler(dataset, generator=self._shuffle_generator) if shuffle else SequentialSampler(dataset)
-        return DataLoader(dataset, sampler=BatchSampler(order, self.batch_size, drop_last=False), batch_size=None,
-                          num_workers=self.num_workers)
+        batches = BatchSampler(order, self.batch_size, drop_last=False)
+        if self.resident is not None:
+            return DataLoader(dataset, sampler=DeviceBatches(batches, self.resident), batch_size=None, num_workers=0)
+        return DataLoader(dataset, sampler=batches, batch_size=None, num_workers=self.num_workers)
+
+
+class DeviceBatches:
+    """The index batches of ``batches`` as slices of one index tensor on ``device``: the epoch's
+    order is drawn on the host as before (same generator, same draws), copied to the device once
+    per epoch, and each batch is a view of it, so fetching a batch copies nothing from the host."""
+
+    def __init__(self, batches: BatchSampler, device: torch.device):
+        self.batches = batches
+        self.device = device
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __iter__(self):
+        order = torch.tensor(list(self.batches.sampler), dtype=torch.long).to(self.device)
+        size = self.batches.batch_size
+        for start in range(0, len(order), size):
+            if self.batches.drop_last and start + size > len(order):
+                return
+            yield order[start:start + size]

@@ -45,6 +45,7 @@ from nasrl.models.saved import build_model, save_model
 from nasrl.settings import ChildConfig, child_key
 from nasrl.training.image_system import ImageClassifier
 from nasrl.training.checkpoint import BestEpochWeights
+from nasrl.training.device import DeviceSetup, resolve_precision
 from nasrl.training.early_stopping import MedianStopping, Reference
 from nasrl.training.lm_system import LanguageModelSystem
 from nasrl.training.progress import EpochLog, show_progress_bar
@@ -124,7 +125,7 @@ def make_trainer(config: ChildConfig, out_dir: Path, callbacks: list[pl.Callback
         max_epochs=config.epochs,
         accelerator=config.accelerator,
         devices=1,
-        precision=config.precision or "32-true",
+        precision=resolve_precision(config.precision, config.accelerator),  # bf16-mixed on a CUDA GPU
         gradient_clip_val=config.grad_clip,
         limit_train_batches=config.limit_train_batches or 1.0,
         logger=False,
@@ -134,7 +135,7 @@ def make_trainer(config: ChildConfig, out_dir: Path, callbacks: list[pl.Callback
         enable_progress_bar=show_progress_bar(),  # by hand in a terminal; a workflow job logs EpochLog's lines
         enable_model_summary=False,
         num_sanity_val_steps=0,
-        callbacks=callbacks,
+        callbacks=[*callbacks, DeviceSetup(compile=getattr(config, "compile", False))],
         default_root_dir=str(out_dir),
     )
 
