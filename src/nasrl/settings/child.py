@@ -112,7 +112,7 @@ class EarlyStoppingConfig(Section):
 class ChildConfig(Section):
     SECTION = "child"
     # Where the child runs, not what it learns: outside the child key (see the module docstring).
-    RUNTIME_KEYS: ClassVar[tuple[str, ...]] = ("accelerator", "threads")
+    RUNTIME_KEYS: ClassVar[tuple[str, ...]] = ("accelerator", "threads", "compile")
 
     dataset: Dataset = "digits"  # cifar10 | digits | ptb | ptb_char | a built-in text corpus (settings/choices.py)
     data_dir: str | None = None  # folder holding the raw dataset files (CIFAR-10, PTB)
@@ -129,9 +129,10 @@ class ChildConfig(Section):
     failure_reward: float = 0.0  # reward of a child that fails or diverges
     language_model: LanguageModelConfig = Field(default_factory=LanguageModelConfig)
     accelerator: Accelerator = "auto"  # Lightning accelerator: cpu, gpu, auto ... (runtime)
-    # e.g. "bf16-mixed" on a GPU; None = full precision. Lightning also takes 16 or 32.
+    # None: "bf16-mixed" on a CUDA GPU with native bf16, else "32-true" (nasrl.training.device).
     precision: Precision | None = None
     channels_last: bool = True  # faster convolutions on CPU and tensor cores
+    compile: bool = False  # torch.compile the network (runtime); compiling counts in the child's seconds
     threads: Count | None = None  # torch CPU threads; None = torch's default (runtime)
     limit_train_batches: Count | None = None  # cap batches per epoch (quick runs and tests)
     surrogate: SurrogateConfig | None = None  # reward from a table instead of training (scheduler tests)
