@@ -4,11 +4,7 @@ and it dies with the job."""
 
 import json
 import os
-import shutil
-import signal
 import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -17,55 +13,21 @@ import pytest
 from nasrl.architecture import content_key
 from nasrl.spaces.presets import preset_architecture
 
-BIN = Path(sys.executable).parent
-TABLE = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "nas-bench-macro-cifar10.csv"
-
-
-def parent(pid: int) -> int | None:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def server_processes(folder: Path) -> list[int]:
-    """PIDs of the warm-start server of this test (its socket lies in ``folder``); its
-    workers, forks that share its command line, are not counted."""
-    found = set()
-    for proc in Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and str(folder) in (proc / "cmdline").read_text():
-                found.add(int(proc.name))
-        except OSError:
-            continue
-    return sorted(pid for pid in found if parent(pid) not in found)
-
-
-def children_of(pid: int) -> list[int]:
-    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and parent(int(p.name)) == pid]
+from warm_helpers import BIN, children_of, job_env, nasrl, remove_folder, server_processes, short_folder, sleeping_child
 
 
 @pytest.fixture
 def sockets():
-    """A short folder of this test's own for the server's socket (a Unix socket's address
-    holds at most 107 bytes: pytest's folders can be too deep)."""
-    folder = Path(tempfile.mkdtemp(prefix="nw", dir="/tmp"))
+    """A short folder of this test's own for the server's socket."""
+    folder = short_folder()
     yield folder
-    for pid in server_processes(folder):
-        os.kill(pid, signal.SIGKILL)
-    shutil.rmtree(folder, ignore_errors=True)
+    remove_folder(folder)
 
 
 @pytest.fixture
 def warm_env(sockets):
     """The environment of a workflow job, with the server's socket in this test's folder."""
-    env = {**os.environ, "NASRL_WARM_START": "1", "TMPDIR": str(sockets)}
-    env.pop("SLURM_JOB_ID", None)
-    return env
-
-
-def nasrl(*args: str, env: dict, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([str(BIN / "nasrl"), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
+    return job_env(sockets)
 
 
 def test_a_warm_command_prints_and_exits_as_a_fresh_process(tmp_path, sockets, warm_env):
@@ -85,14 +47,7 @@ def test_a_warm_command_prints_and_exits_as_a_fresh_process(tmp_path, sockets, w
 def test_a_killed_job_takes_its_worker_with_it(tmp_path, sockets, warm_env):
     """A surrogate child that sleeps; its client killed with SIGKILL: the worker dies too and
     writes nothing."""
-    config = tmp_path / "child.yaml"
-    config.write_text(json.dumps({"surrogate": {
-        "table": str(TABLE), "key_column": "arch", "key_template": "{l0}{l1}{l2}{l3}{l4}{l5}{l6}{l7}",
-        "reward_column": "test_acc_seed0", "seconds_column": "flops", "seconds_per_unit": 1e-5}}))
-    arch = tmp_path / "arch.json"
-    arch.write_text(json.dumps({"space": "tabular", "decisions": {f"l{i}": "0" for i in range(8)}}))
-    client = subprocess.Popen([str(BIN / "nasrl"), "train-child", "--arch", str(arch), "--config", str(config),
-                               "--out", str(tmp_path / "child")], env=warm_env, cwd=tmp_path)
+    client = subprocess.Popen([str(BIN / "nasrl"), *sleeping_child(tmp_path)], env=warm_env, cwd=tmp_path)
     deadline = time.time() + 300
     while not any(children_of(pid) for pid in server_processes(sockets)):
         assert time.time() < deadline and client.poll() is None, "no worker started"

@@ -38,7 +38,9 @@ TRACKING_STATE = str(LAYOUT.tracking_state)
 # Jobs run their `nasrl` command in a warm-start server that has torch and Lightning imported
 # (src/nasrl/warm/): a child's fixed cost drops from seconds to a fork. NASRL_WARM_START=0 in
 # the environment turns it off; jobs inside a SLURM allocation always start a fresh process.
+# The server belongs to this run: it exits when this process does (docs/security.md).
 os.environ.setdefault("NASRL_WARM_START", "1")
+os.environ.setdefault("NASRL_WARM_OWNER", str(os.getpid()))
 
 
 # One run per experiment and folder (src/nasrl/pipeline/run_lock.py): a second `snakemake` or
