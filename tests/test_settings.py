@@ -107,7 +107,8 @@ def test_a_runtime_file_overrides_only_runtime_keys(tmp_path):
 def test_the_child_key_covers_the_result_not_where_it_runs():
     base = {"dataset": "digits", "seed": 0, "epochs": 2}
     key = child_key(ARCH, ChildConfig.from_dict(base))
-    for runtime in ({"threads": 4}, {"accelerator": "gpu"}, {"threads": 1, "accelerator": "cpu"}, {"compile": True}):
+    for runtime in ({"threads": 4}, {"accelerator": "gpu"}, {"threads": 1, "accelerator": "cpu"}, {"max_params": 10},
+                    {"max_memory_gb": 0.5}, {"compile": True}):
         assert child_key(ARCH, ChildConfig.from_dict({**base, **runtime})) == key, runtime
     for result in ({"optimizer": {"lr": 0.05}}, {"seed": 1}, {"dataset": "cifar10"}, {"precision": "bf16-mixed"},
                    {"surrogate": {"table": "macro.csv"}}):
@@ -125,7 +126,8 @@ def test_the_workflow_config_gets_its_defaults_and_runtime_settings_a_file_of_th
     assert config["search"]["strategy"] == "reinforce" and config["final"]["top_k"] == 2
     assert config["tracking"] == {"enabled": True, "uri": None, "registered_model": None, "child_diagrams": True}
     files = settings_files(WorkflowConfig.from_dict(config))
-    assert files["runtime"] == {"accelerator": "auto", "threads": 1, "compile": False}
+    assert files["runtime"] == {"accelerator": "auto", "threads": 1, "max_params": 10**9, "max_memory_gb": None,
+                                "compile": False}
     assert not set(files["child"]) & set(ChildConfig.RUNTIME_KEYS)
     other = settings_files(WorkflowConfig.from_dict(tiny_config(threads=4, accelerator="gpu")))
     assert other["child"] == files["child"] and other["runtime"] != files["runtime"]
@@ -144,7 +146,8 @@ def test_changing_where_children_run_rewrites_only_the_runtime_settings(tmp_path
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(tiny_config(threads=2, accelerator="cpu")))
     snakemake(workdir, *targets)
     assert (settings / "child.yaml").stat().st_mtime_ns == child_mtime
-    assert yaml.safe_load((settings / "runtime.yaml").read_text()) == {"accelerator": "cpu", "threads": 2, "compile": False}
+    assert yaml.safe_load((settings / "runtime.yaml").read_text()) == {
+        "accelerator": "cpu", "threads": 2, "max_params": 10**9, "max_memory_gb": None, "compile": False}
     for rules in ("children.smk", "final.smk"):
         text = (REPO / "workflow" / "rules" / rules).read_text()
         assert 'runtime=ancient(str(LAYOUT.settings("runtime")))' in text and "--runtime {input.runtime}" in text

@@ -251,10 +251,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train-child", help="train one child architecture; write metrics.json, curve.csv, model.pt",
                            description="Train one child. A child that fails or diverges still writes metrics.json "
-                                       "(status failed|diverged, the failure reward) and exits 0.")
+                                       "(status failed|diverged|too_large, the failure reward) and exits 0.")
     train.add_argument("--arch", required=True, help=ARCH_HELP)
     train.add_argument("--config", required=True, type=Path, help="YAML config; its `child` section (or the whole file)")
-    train.add_argument("--runtime", type=Path, help="YAML of runtime settings (accelerator, threads) over --config's; "
+    train.add_argument("--runtime", type=Path, help="YAML of runtime settings (accelerator, threads, size limits ...) "
+                                                    "over --config's; "
                                                     "they do not change the child's key")
     train.add_argument("--out", required=True, type=Path, help="output folder")
     train.add_argument("--test", action="store_true", help="also evaluate on the test split (final models only)")

@@ -68,8 +68,8 @@ def finite(value: Any) -> Any:
 class RunMetrics:
     """A child's or a final run's ``metrics.json`` (written by training, read everywhere else).
 
-    ``status`` is ok | failed | diverged (| skipped for a final run with no architecture, |
-    surrogate runs are ok with ``surrogate`` true). ``raw`` keeps every field as written.
+    ``status`` is ok | stopped | failed | diverged | too_large (| skipped for a final run with no
+    architecture; surrogate runs are ok with ``surrogate`` true). ``raw`` keeps every field as written.
     """
 
     status: str

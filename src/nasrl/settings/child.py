@@ -8,9 +8,13 @@ batch 64, learning rate divided by 10 at 50% and 75% of training. For language m
 ``language_model`` section follow the "medium" model of Zaremba et al. (2014) it compares to
 (SGD lr 1, gradient norm clipped at 5, dropout 0.5, BPTT 35), scaled down in size.
 
-Runtime settings (``ChildConfig.RUNTIME_KEYS``: accelerator, threads) say where a child runs,
-not what it learns: they are left out of the child key, and the workflow hands them to the
-jobs in a file of their own (``settings/runtime.yaml``) so that changing them retrains nothing.
+Runtime settings (``ChildConfig.RUNTIME_KEYS``: accelerator, threads, compile and the size limits
+max_params, max_memory_gb) say where a child runs, not what it learns: they are left out of the
+child key, and the workflow hands them to the jobs in a file of their own
+(``settings/runtime.yaml``) so that changing them retrains nothing. The two limits belong there because they describe the
+machine: a child over them is recorded as ``too_large`` without being built
+(nasrl.training.limits), and a child recorded so is kept, like any failed child, when the
+limits are raised later (delete its folder to train it again).
 """
 
 from __future__ import annotations
@@ -112,7 +116,7 @@ class EarlyStoppingConfig(Section):
 class ChildConfig(Section):
     SECTION = "child"
     # Where the child runs, not what it learns: outside the child key (see the module docstring).
-    RUNTIME_KEYS: ClassVar[tuple[str, ...]] = ("accelerator", "threads", "compile")
+    RUNTIME_KEYS: ClassVar[tuple[str, ...]] = ("accelerator", "threads", "max_params", "max_memory_gb", "compile")
 
     dataset: Dataset = "digits"  # cifar10 | digits | ptb | ptb_char | a built-in text corpus (settings/choices.py)
     data_dir: str | None = None  # folder holding the raw dataset files (CIFAR-10, PTB)
@@ -134,6 +138,12 @@ class ChildConfig(Section):
     channels_last: bool = True  # faster convolutions on CPU and tensor cores
     compile: bool = False  # torch.compile the network (runtime); compiling counts in the child's seconds
     threads: Count | None = None  # torch CPU threads; None = torch's default (runtime)
+    # The largest child trained (runtime): 1e9 parameters are 4 GB of float32 weights, 27 times the
+    # paper's largest network (37.4M, Table 1), so no searched child reaches it. None: no limit.
+    max_params: Count | None = 1_000_000_000
+    # The estimated training memory a child may need (runtime); None: the device's memory (a
+    # GPU's total memory, else the RAM the process may use: physical RAM or its cgroup's limit).
+    max_memory_gb: PositiveFloat | None = None
     limit_train_batches: Count | None = None  # cap batches per epoch (quick runs and tests)
     surrogate: SurrogateConfig | None = None  # reward from a table instead of training (scheduler tests)
     # Part of the child key: a child trained with stopping is not reused by a search without it.

@@ -5,7 +5,7 @@ by ``nasrl track sync``) is the same as one logged at once. Writing it:
 
 1. ``create_run`` with every tag (parent, stage, key, round, status, ...);
 2. the artifacts, one folder uploaded at once (architecture.json and .svg, metrics.json);
-3. ``set_terminated`` (FINISHED, or FAILED for a failed or diverged child), before the mark:
+3. ``set_terminated`` (FINISHED, or FAILED for a failed, diverged or too large child), before the mark:
    a run marked complete is never left RUNNING;
 4. ``log_batch`` of params and metrics with the ``nasrl.complete`` tag: the mark comes last,
    after everything else of the run is stored (MLflow writes a batch's tags after its params
@@ -32,7 +32,7 @@ from nasrl.tracking.params import decision_params, flatten
 from nasrl.tracking.store import retrying
 
 COMPLETE = "nasrl.complete"
-FAILED_STATUSES = {"failed", "diverged"}
+FAILED_STATUSES = {"failed", "diverged", "too_large"}  # too_large: over child.max_params or max_memory_gb
 MAX_PARAMS, MAX_ENTRIES = 100, 1000  # MLflow's limits per log_batch call
 
 

@@ -4,7 +4,7 @@
 
 writes, in DIR:
 
-- ``metrics.json``: status (ok | stopped | failed | diverged), reward, the validation metric
+- ``metrics.json``: status (ok | stopped | failed | diverged | too_large), reward, the validation metric
   (best and last), epochs (trained), stopped_epoch, seconds, parameter count, error text;
   written last and atomically, so its presence means the child is finished;
 - ``curve.csv``: one row per epoch (learning rate, train and validation loss and metric);
@@ -15,6 +15,10 @@ A child that raises, diverges (NaN or infinite loss) or runs out of memory still
 (Zoph & Le 2017 train 12,800 children; some will fail). Settings or data that are wrong
 for every child (unknown dataset, missing files, an architecture that does not parse) are
 errors raised before training, since no child could succeed.
+
+A child over ``child.max_params`` or ``child.max_memory_gb`` (its size worked out on the meta
+device, nasrl.training.limits) is recorded with status ``too_large``, the failure reward and an
+error naming its figure and the limit, before any of its weights is allocated.
 
 With ``child.early_stopping`` on, a child whose curve falls below the earlier children's
 (``--reference``, the median stopping rule of ``nasrl.training.early_stopping``) stops early
@@ -47,6 +51,7 @@ from nasrl.training.image_system import ImageClassifier
 from nasrl.training.checkpoint import BestEpochWeights
 from nasrl.training.device import DeviceSetup, resolve_precision
 from nasrl.training.early_stopping import MedianStopping, Reference
+from nasrl.training.limits import TooLargeError, check_size
 from nasrl.training.lm_system import LanguageModelSystem
 from nasrl.training.progress import EpochLog, show_progress_bar
 from nasrl.training.rewards import reward_from_curve
@@ -98,6 +103,13 @@ def model_args(arch: dict[str, Any], config: ChildConfig, datamodule) -> dict[st
     return {"vocab_size": datamodule.vocab_size, "embedding_size": lm.embedding_size, "hidden_size": lm.hidden_size,
             "num_layers": 2, "dropout": lm.dropout, "embedding_dropout": lm.embedding_dropout,
             "tie_weights": lm.tie_weights, "recurrent_dropout": lm.recurrent_dropout, "init_range": lm.init_range}
+
+
+def batch_shape(arch: dict[str, Any], config: ChildConfig, datamodule) -> tuple[int, ...]:
+    """The shape of one training batch: images [B, C, H, W] (crops keep the size), or tokens [B, T]."""
+    if arch["space"] == "cnn":
+        return (config.batch_size, datamodule.in_channels, datamodule.image_size, datamodule.image_size)
+    return (config.batch_size, config.language_model.bptt)
 
 
 def build_system(arch: dict[str, Any], config: ChildConfig, datamodule) -> pl.LightningModule:
@@ -169,6 +181,7 @@ def train_child(arch: dict[str, Any], config: ChildConfig, out_dir: str | Path, 
     timer = FirstBatchTimer(start)
     system = None
     try:
+        check_size(arch, model_args(arch, config, datamodule), batch_shape(arch, config, datamodule), config)
         system = build_system(arch, config, datamodule)
         metrics["params"] = sum(p.numel() for p in system.model.parameters())
         if hasattr(system.model, "conv_weight_count"):
@@ -195,6 +208,8 @@ def train_child(arch: dict[str, Any], config: ChildConfig, out_dir: str | Path, 
             tested = trainer.test(system, datamodule=datamodule, verbose=False)[0]
             metrics["test"] = {k: float(v) for k, v in tested.items()}
         save_model(out_dir / "model.pt", arch, model_args(arch, config, datamodule), system.model, config.to_dict())
+    except TooLargeError as err:
+        metrics.update(status="too_large", params=err.params, error=f"too large: {err}")
     except DivergedError as err:
         metrics.update(status="diverged", error=str(err))
     except (torch.OutOfMemoryError, MemoryError) as err:
