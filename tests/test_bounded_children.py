@@ -1,15 +1,21 @@
-"""Bounded children: a child too large for the machine is recorded as failed and the search
-goes on (nasrl.training.limits).
+"""Bounded children: a child too large for the machine, or one whose process is killed, is
+recorded as failed and the search goes on (nasrl.training.limits, nasrl.training.killed,
+workflow/rules/children.smk).
 
 - A CNN with a hundred thousand filters per layer (180 billion parameters) is recorded as
   ``too_large`` by a real ``nasrl train-child`` process, in seconds and without growing.
 - A tiny search whose largest architectures are over ``child.max_params`` finishes, and those
   children count as failures everywhere (history, rounds.csv, MLflow, the final step).
+- A child's training process SIGKILLed from outside mid-training (a surrogate child, which
+  sleeps) is recorded as failed by its rule and the search finishes, in a warm-start worker
+  and in a fresh process (as in a SLURM job); a run interrupted with Ctrl-C records nothing and
+  resumes.
 """
 
 import copy
 import json
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -23,6 +29,7 @@ from nasrl.settings import ChildConfig
 from nasrl.spaces.presets import preset_architecture
 from nasrl.training import limits
 from nasrl.training.limits import TooLargeError, check_size, device_memory_bytes, host_memory_bytes
+from test_scaleout import surrogate_config
 from test_workflow import BIN, TINY, make_workdir, snakemake
 
 LIGHT_RSS_MB = 1500  # torch and Lightning imported, the digits loaded: about 600 MB
@@ -173,3 +180,74 @@ def test_a_search_with_children_over_max_params_finishes_and_counts_them_as_fail
     runs = client.search_runs(experiments, "tags.`nasrl.status` = 'too_large'")
     assert {r.data.tags["nasrl.key"] for r in runs} == set(large["key"])
     assert {r.info.status for r in runs} == {"FAILED"}
+
+
+# Surrogate children that sleep 8 s or so (FLOPs x 1.5e-7 s): long enough to be killed mid-way.
+SLEEPY = surrogate_config(rounds=1, m=2, replicas=1, staleness=0, seconds_column="flops", seconds_per_unit=1.5e-7)
+SLEEPY["child"]["failure_reward"] = -0.125
+
+
+def start_search(workdir: Path, warm: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    env.update(PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", NASRL_WARM_START=warm)
+    return subprocess.Popen([f"{BIN}/snakemake", "--cores", "2"], cwd=workdir, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
+def training_process(workdir: Path, warm: str, timeout: float = 300) -> tuple[int, str]:
+    """(pid, child key) of a process training a child: the one whose output goes to the child's
+    log. In a warm start that is the worker forked from the server (whose command line is the
+    server's), not the `nasrl train-child` client that waits for it; in a fresh process, the
+    `nasrl train-child` process itself."""
+    logs = str(workdir / "logs" / "scale" / "children") + os.sep
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for proc in Path("/proc").iterdir():
+            try:
+                output = os.readlink(proc / "fd" / "1")
+                command = (proc / "cmdline").read_bytes()
+            except (OSError, ValueError):
+                continue
+            if output.startswith(logs) and output.endswith(".log") and \
+                    (b"train-child" in command) == (warm == "0") and b"child-killed" not in command:
+                return int(proc.name), Path(output).stem
+        time.sleep(0.1)
+    raise AssertionError("no child started training")
+
+
+@pytest.mark.parametrize("warm", ["1", "0"], ids=["warm-start", "fresh-process"])
+def test_a_child_killed_mid_training_is_recorded_as_failed_and_the_search_finishes(tmp_path, warm):
+    workdir = make_workdir(tmp_path / "run", SLEEPY)
+    search = start_search(workdir, warm)
+    pid, key = training_process(workdir, warm)
+    time.sleep(1.0)  # inside its sleep: the surrogate's table is read within a fraction of that
+    os.kill(pid, signal.SIGKILL)  # what the kernel's OOM killer sends
+    output, _ = search.communicate(timeout=900)
+    assert search.returncode == 0, output.decode()[-4000:]
+    results = workdir / "results" / "scale"
+    metrics = json.loads((results / "children" / key / "metrics.json").read_text())
+    assert metrics["status"] == "failed" and metrics["reward"] == -0.125
+    assert metrics["error"] == "killed by signal 9 (SIGKILL)" and metrics["key"] == key
+    assert "killed by signal 9" in (workdir / "logs" / "scale" / "children" / f"{key}.log").read_text()
+    table = read_history(workdir, "scale")
+    killed = table[table["key"] == key]
+    assert len(killed) >= 1 and (killed["status"] == "failed").all() and (killed["reward"] == -0.125).all()
+    assert (table.loc[table["key"] != key, "status"] == "ok").all()
+    assert json.loads((results / "final" / "best.json").read_text())["status"] == "ok"
+
+
+def test_a_search_interrupted_with_ctrl_c_records_no_child_as_failed_and_resumes(tmp_path):
+    workdir = make_workdir(tmp_path / "run", SLEEPY)
+    search = start_search(workdir, "1")
+    training_process(workdir, "1")
+    time.sleep(1.0)
+    os.killpg(search.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole foreground group
+    output, _ = search.communicate(timeout=300)
+    assert search.returncode != 0, output.decode()[-4000:]
+    children = workdir / "results" / "scale" / "children"
+    for path in children.glob("*/metrics.json"):
+        assert json.loads(path.read_text())["status"] == "ok", path
+    snakemake(workdir)
+    table = read_history(workdir, "scale")
+    assert (table["status"] == "ok").all() and len(table) == 2

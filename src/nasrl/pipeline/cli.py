@@ -44,6 +44,16 @@ def cmd_sample(a):
     print(json.dumps({"round": a.round, "keys": [r["key"] for r in rows]}))
 
 
+def cmd_child_killed(a):
+    from nasrl.io import read_json
+    from nasrl.training.killed import record_killed
+
+    metrics = record_killed(read_json(a.arch, "architecture"), _child(a.child), a.exit_status, a.out)
+    if metrics is None:  # not killed by a signal (or one that stops the whole run): the job fails as it would have
+        raise SystemExit(a.exit_status)
+    print(json.dumps({k: metrics[k] for k in ("status", "reward", "error")}))
+
+
 def cmd_collect(a):
     from nasrl.pipeline.collect import collect_rewards
 
@@ -140,6 +150,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     command("sample", cmd_sample, "pipeline: sample one round's children from a controller state",
             (["--search"], path), (["--child"], path), (["--controller"], path),
             (["--round"], {"type": int, "required": True}), (["--out"], path))
+    command("child-killed", cmd_child_killed,
+            "pipeline: after train-child ended with EXIT_STATUS, record a child a signal killed as failed "
+            "(its metrics.json); any other status is passed on",
+            (["--exit-status"], {"type": int, "required": True}), (["--arch"], path),
+            (["--child"], {**path, "help": "settings/child.yaml"}), (["--out"], path))
     command("collect-rewards", cmd_collect, "pipeline: one round's rewards table (parquet)",
             (["--samples"], path), (["--children"], path), (["--strategy"], {"required": True}), (["--out"], path))
     command("build-reference", cmd_build_reference,
@@ -165,7 +180,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
             (["--search"], {"type": Path, "help": "settings/search.yaml: the space they must belong to"}))
     command("retrain", cmd_retrain, "pipeline: train one top architecture at one grid point",
             (["--top"], path), (["--rank"], {"type": int, "required": True}), (["--point"], {"type": int, "required": True}),
-            (["--child"], path), (["--runtime"], {"type": Path, "help": "settings/runtime.yaml (accelerator, threads)"}),
+            (["--child"], path), (["--runtime"], {"type": Path, "help": "settings/runtime.yaml (where children run, their size limits)"}),
             (["--final"], path), (["--out"], path), TRACKING)
     command("report-tables", cmd_report_tables, "pipeline: final/grid.csv and the Snakemake report's HTML tables",
             (["--rounds"], {"type": Path, "help": "rounds.csv (none for a transfer)"}), (["--rounds-page"], {"type": Path}),
