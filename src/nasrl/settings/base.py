@@ -19,6 +19,8 @@ from typing import Annotated, Any, ClassVar, Self
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from nasrl.architecture import MAX_JSON_DEPTH, read_input
+
 # Constrained numbers shared by the sections (the JSON schema carries their ranges).
 Count = Annotated[int, Field(ge=1)]
 Fraction = Annotated[float, Field(ge=0, lt=1)]  # dropout rates, the baseline decay
@@ -46,12 +48,14 @@ class Section(BaseModel):
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """A settings file's mapping; a missing, invalid or non-mapping file is one error line."""
     path = Path(path)
+    text = read_input(path, "settings")  # capped: a wrong path such as /dev/zero is one error line
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ValueError(f"settings file not found: {path}") from None
+        data = yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise ValueError(f"settings file {path} is not valid YAML: {' '.join(str(err).split())}") from None
+    except RecursionError:  # the YAML composer recurses per level of nesting
+        raise ValueError(f"settings file {path} nests lists or mappings too deeply to read; "
+                         f"expected at most {MAX_JSON_DEPTH} levels") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping")
     return data

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from nasrl.architecture import ArchitectureError
+from nasrl.architecture import MAX_JSON_DEPTH, ArchitectureError, read_input
 from nasrl.spaces.base import SearchSpace
 from nasrl.spaces.cnn import CnnSpace
 from nasrl.spaces.rnn_cell import RnnCellSpace
@@ -32,12 +32,14 @@ def build_space(spec: dict[str, Any], default_type: str | None = None) -> Search
 def load_space(path: str | Path, default_type: str | None = None) -> SearchSpace:
     """Read a space spec from a YAML (or JSON) file and build it."""
     path = Path(path)
+    text = read_input(path, "search space")  # capped: a wrong path such as /dev/zero is one error line
     try:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ArchitectureError(f"search space file not found: {path}") from None
+        spec = yaml.safe_load(text)
     except yaml.YAMLError as err:
-        raise ArchitectureError(f"search space file {path} is not valid YAML: {err}") from None
+        raise ArchitectureError(f"search space file {path} is not valid YAML: {' '.join(str(err).split())}") from None
+    except RecursionError:  # the YAML composer recurses per level of nesting
+        raise ArchitectureError(f"search space file {path} nests lists or mappings too deeply to read; "
+                                f"expected at most {MAX_JSON_DEPTH} levels") from None
     try:
         return build_space(spec, default_type)
     except ArchitectureError as err:
