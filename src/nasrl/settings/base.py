@@ -108,6 +108,8 @@ def _describe_error(error: dict[str, Any], schema: dict[str, Any], where: str) -
         return key, f"{key}: missing; expected {_allowed(node, defs)}"
     if kind in ("value_error", "assertion_error"):
         return key, f"{key}: {error['msg'].split(', ', 1)[-1]}"
+    if kind == "string_too_long":  # the value itself would be cut short: its length is what matters
+        return key, f"{key}: expected {_allowed(node, defs)}, got {len(error['input'])} characters"
     return key, f"{key}: expected {_allowed(node, defs)}, got {_short(error['input'])}"
 
 
@@ -137,7 +139,8 @@ def _allowed(node: dict[str, Any], defs: dict[str, Any]) -> str:
     if kind == "boolean":
         return "true or false"
     if kind == "string":
-        return f"a string matching {node['pattern']}" if "pattern" in node else "a string"
+        text = f"a string matching {node['pattern']}" if "pattern" in node else "a string"
+        return f"{text} (at most {node['maxLength']} characters)" if "maxLength" in node else text
     if kind == "object":
         return "a mapping"
     if kind == "array":

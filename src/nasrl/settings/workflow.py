@@ -35,10 +35,16 @@ class TrackingSettings(Section):
     child_diagrams: bool = True
 
 
+EXPERIMENT_MAX_LENGTH = 200  # characters, ASCII by the pattern: bytes of a file name
+
+
 class WorkflowConfig(Section):
     # Names results/{experiment}/ and logs/{experiment}/: one folder name, so no "/", and no
-    # leading dot ("." and ".." would write beside or above the results folder).
-    experiment: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")]
+    # leading dot ("." and ".." would write beside or above the results folder). A file name
+    # holds at most 255 bytes, and the longest one made from the experiment, the random
+    # control's run lock {experiment}-random.lock, adds 12 (MLflow's experiment and model
+    # names hold 256 characters, nasrl-{experiment}-random adds 13): 200 leaves room.
+    experiment: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$", max_length=EXPERIMENT_MAX_LENGTH)]
     search: SearchSettings
     child: ChildConfig = Field(default_factory=ChildConfig)
     final: FinalSettings = Field(default_factory=FinalSettings)
