@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import textwrap
 from pathlib import Path
@@ -308,10 +309,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The status of a command whose output pipe closed early (`nasrl describe X | head`): the
+# shell's for a process killed by SIGPIPE, 128 + 13, as other command line tools end.
+BROKEN_PIPE_STATUS = 141
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, while it can still be handled, not at exit
+    except BrokenPipeError:
+        # The reader wants no more output. Python would try again to flush at exit and print
+        # an ignored exception: stdout is pointed at /dev/null first (the recipe of Python's
+        # signal module documentation). Files the command wrote stay written.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return BROKEN_PIPE_STATUS
     except (ArchitectureError, ValueError) as err:
         print(f"nasrl {args.command}: error: {err}", file=sys.stderr)
         return 1
