@@ -1,6 +1,11 @@
 """Discrete-event simulation of the search's scheduling: slot utilization on N training slots.
 
     python benchmarks/simulate_utilization.py [--json OUT] [--seed 0]
+    python benchmarks/simulate_utilization.py --sigma 0.35 0.5 [--json OUT]
+
+With ``--sigma``: only the whole-search utilization table of docs/scaling.md (median child 1 h),
+once with the assumed heavy tail and once per given log-normal sigma (say, measured by
+benchmarks/child_durations.py), side by side.
 
 Round r samples K*m children from controller max(0, r - s) (K replicas, m children per
 replica, staleness s; s = 0 is the synchronous search), trains them on N slots (GPUs), collects
@@ -395,13 +400,59 @@ def assumptions(model: Model, sizes: list[int], label: str) -> str:
             f"children per round: {ratios}")
 
 
+# The whole-search table of docs/scaling.md: (slots, K) -> staleness values, m = 8.
+SCALING_GRID = {(8, 1): (0, 1, 2), (8, 2): (0, 1, 2), (32, 4): (0, 1, 2, 4, 8), (32, 8): (0, 1, 2),
+                (64, 8): (0, 1, 2, 4, 8), (256, 32): (0, 1, 2, 4, 8), (1024, 128): (0, 1, 2, 4, 8)}
+
+
+def sigma_comparison(sigmas: list[float], seed: int = 0, m: int = 8) -> dict:
+    """Whole-search utilization of SCALING_GRID under the assumed heavy tail and each of ``sigmas``."""
+    assumed = sigma_for(3.0, m)
+    models = [("assumed", assumed)] + [(f"sigma {x:g}", x) for x in sigmas]
+    rows = []
+    for (slots, K), stalenesses in SCALING_GRID.items():
+        for st in stalenesses:
+            row = {"slots": slots, "K": K, "m": m, "s": st}
+            for label, sigma in models:
+                row[label] = simulate(slots, K, m, st, rounds_for(K * m), Model(sigma=sigma), seed)["utilization"]
+            rows.append(row)
+    return {"sigmas": {label: sigma for label, sigma in models},
+            "slowest_of": {label: {n: expected_max_ratio(sigma, n) for n in (8, 100, 1024)} for label, sigma in models},
+            "rows": rows}
+
+
+def comparison_table(result: dict) -> str:
+    labels = list(result["sigmas"])
+    head = ("| slots N | K | s | " + " | ".join(f"sigma {result['sigmas'][label]:.3g}"
+                                               + (" (assumed)" if label == "assumed" else "") for label in labels) + " |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for row in result["rows"]:
+        lines.append(f"| {row['slots']:,} | {row['K']} | {row['s']} | "
+                     + " | ".join(f"{row[label]:.1%}" for label in labels) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", metavar="OUT", help="write every result (and the assumptions) to OUT")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sigma", type=float, nargs="+", metavar="S",
+                        help="only the whole-search table, with the assumed sigma and each S beside it")
     args = parser.parse_args()
     began = time.perf_counter()
     m = 8
+    if args.sigma:
+        result = sigma_comparison(args.sigma, args.seed, m)
+        print("Expected slowest of 8 / 100 / 1,024 children over the median: " + "; ".join(
+            f"sigma {result['sigmas'][label]:.3g}: " + " / ".join(f"{v:.2f}" for v in ratios.values())
+            for label, ratios in result["slowest_of"].items()))
+        print("\nWhole-search utilization (median child 1 h, m = 8):\n")
+        print(comparison_table(result))
+        print(f"\n({time.perf_counter() - began:.1f} s)")
+        if args.json:
+            with open(args.json, "w", encoding="utf-8") as f:
+                json.dump(result, f, indent=1)
+        return
     # Heavy tail: the smallest sigma for which the slowest of a round is >= 3x the median for
     # every round size here (the expected max grows with the round size, so calibrate on m = 8).
     heavy = Model(sigma=sigma_for(3.0, m))

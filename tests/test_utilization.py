@@ -146,3 +146,14 @@ def test_measured_staleness_and_the_out_of_order_what_if(sim):
     assert b["steady_utilization"] > a["steady_utilization"] + 0.15
     assert b["steady_utilization"] == pytest.approx(b["bound"], abs=0.05)
     assert abs(b["search_staleness"] - a["search_staleness"]) < 1.0 and b["max_staleness"] > a["max_staleness"]
+
+
+def test_sigma_comparison_reproduces_the_assumed_tail_and_a_lighter_tail_keeps_slots_busier(sim):
+    result = sim.sigma_comparison([0.45, 0.32])
+    assert result["sigmas"]["assumed"] == pytest.approx(sim.sigma_for(3.0, 8))
+    assert len(result["rows"]) == sum(len(s) for s in sim.SCALING_GRID.values())
+    row = next(r for r in result["rows"] if (r["slots"], r["K"], r["s"]) == (8, 1, 0))
+    heavy = sim.Model(sigma=result["sigmas"]["assumed"])
+    assert row["assumed"] == sim.simulate(8, 1, 8, 0, sim.rounds_for(8), heavy)["utilization"]
+    for r in result["rows"]:  # the same draws scaled by a smaller sigma: shorter stragglers
+        assert r["assumed"] <= r["sigma 0.45"] <= r["sigma 0.32"], r
