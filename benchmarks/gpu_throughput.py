@@ -173,7 +173,13 @@ def run_group(args, k: int, compile: bool) -> dict:
                "--batch-size", str(args.batch_size), "--skip", str(args.skip), "--timeout", str(args.timeout)]
         cmd += ["--compile"] * compile + ["--smoke"] * args.smoke
         procs.append(subprocess.Popen(cmd, stdout=open(group / f"log-{i}.txt", "w"), stderr=subprocess.STDOUT))
-    codes = [p.wait() for p in procs]
+    codes = []
+    for p in procs:
+        try:
+            codes.append(p.wait(timeout=max(1.0, began + args.timeout + 60 - time.time())))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            codes.append(p.wait())
     results = []
     for i, code in enumerate(codes):
         path = group / f"result-{i}.json"
@@ -181,6 +187,8 @@ def run_group(args, k: int, compile: bool) -> dict:
             tail = (group / f"log-{i}.txt").read_text(errors="replace")[-3000:]
             raise RuntimeError(f"child {i} of {k} failed (exit {code}):\n{tail}")
         results.append(json.loads(path.read_text()))
+        if results[-1]["ready"] is None:
+            raise RuntimeError(f"child {i} of {k} was not warm after --timeout {args.timeout:g} s")
     start = max(r["ready"] for r in results)
     end = min(r["records"][-1][0] for r in results)
     overlap = end - start
