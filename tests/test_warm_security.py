@@ -396,3 +396,25 @@ def test_warm_and_cold_children_train_identically_with_threads_unset_and_tmpdir_
         assert runs["warm"] == runs["cold"]
     finally:
         remove_folder(sockets)
+
+
+def test_the_server_ends_with_the_workflow_run_that_owns_it_and_leaves_no_files(tmp_path):
+    sockets = short_folder()
+    run = subprocess.Popen(["sleep", "300"])  # stands for the `snakemake` process (common.smk)
+    try:
+        arch, key = architecture(tmp_path)
+        job = nasrl("key", str(arch), env={**job_env(sockets), "NASRL_WARM_OWNER": str(run.pid)}, cwd=tmp_path)
+        assert job.returncode == 0 and job.stdout.strip() == key
+        (server_pid,) = server_processes(sockets)
+        folder = sockets / f"nasrl-warm-{os.getuid()}"
+        assert [p.name for p in folder.glob("*.sock")] == [f"{launcher_code_version()}-{run.pid}.sock"]
+        run.kill()
+        run.wait()
+        deadline = time.monotonic() + 10
+        while alive(server_pid):
+            assert time.monotonic() < deadline, "the server outlived its workflow run"
+            time.sleep(0.05)
+        assert list(folder.iterdir()) == []
+    finally:
+        run.kill()
+        remove_folder(sockets)

@@ -88,4 +88,5 @@ def sleeping_child(folder: Path, seconds_per_unit: float = 1e-5) -> list[str]:
 def launcher_code_version() -> str:
     """The version key as the `nasrl` launcher computes it (its import path starts with bin/)."""
     code = f"import sys; sys.path[0] = {str(BIN)!r}; from nasrl.warm.version import code_version; print(code_version())"
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    interpreter = (BIN / "nasrl").read_text().splitlines()[0].removeprefix("#!")  # the launcher's own
+    return subprocess.run([interpreter, "-c", code], capture_output=True, text=True, check=True).stdout.strip()

@@ -289,8 +289,11 @@ def serve(path: str, sys_path: list[str], owner: int | None = None) -> None:
                 return
     finally:
         try:
-            if os.stat(path).st_ino == mine:  # not a newer server's socket
+            if os.stat(path).st_ino == mine:  # not a newer server's socket: leave no litter
                 os.unlink(path)
+                os.unlink(path + ".start")
+                if os.stat(path + ".log").st_size == 0:  # a log with a crash in it stays
+                    os.unlink(path + ".log")
         except OSError:
             pass
         listener.close()  # a client still queued gets no acknowledgement and runs in-process
