@@ -644,23 +644,132 @@ def test_a_start_killed_before_its_state_file_takes_over_its_run_instead_of_addi
     assert len(runs) == 2
 
 
-def test_a_store_whose_first_migration_was_killed_opens_again(tmp_path):
-    """A process killed while MLflow built the SQLite store leaves Alembic's temporary table;
-    the next open repairs it instead of failing with "table _alembic_tmp_... already exists"."""
-    import sqlite3
-
+def leftover_store(db: Path) -> str:
+    """A store with Alembic's temporary table, as a process killed mid-migration leaves it."""
     from mlflow import MlflowClient
 
-    from nasrl.tracking.store import client, repair_interrupted_migration
+    uri = f"sqlite:///{db}"
+    MlflowClient(tracking_uri=uri).create_experiment("before")
+    with sqlite3.connect(db) as con:
+        con.execute("CREATE TABLE _alembic_tmp_experiments (experiment_id INTEGER)")
+    return uri
+
+
+def tables(db: Path) -> set[str]:
+    with sqlite3.connect(db) as con:
+        return {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def test_a_killed_migrations_leftover_is_named_when_the_store_opens_and_removed_by_track_repair(
+        tmp_path, monkeypatch, capsys):
+    """Opening a store never drops a leftover table (a running migration leaves the same ones):
+    it says once how to remove it, and `nasrl track repair` does, losing nothing."""
+    from nasrl.cli import main
+
+    db = tmp_path / "mlflow.db"
+    uri = leftover_store(db)
+    capsys.readouterr()  # MLflow's lines while it created the store
+    store.client.cache_clear()
+    store._hinted.clear()
+    store.client(uri)
+    store.client.cache_clear()
+    store.client(uri)  # a second open in the same process says it no more
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "_alembic_tmp_experiments" in err and f"nasrl track repair --uri {uri}" in err
+    assert "_alembic_tmp_experiments" in tables(db)
+
+    monkeypatch.setattr(store, "MIGRATION_SETTLE_SECONDS", 0.2)
+    assert main(["track", "repair", "--uri", uri]) == 0
+    assert json.loads(capsys.readouterr().out) == {"uri": uri, "repaired": ["_alembic_tmp_experiments"]}
+    assert store.repair_interrupted_migration(uri) == []
+    assert "_alembic_tmp_experiments" not in tables(db)
+    store.client.cache_clear()
+    assert store.client(uri).get_experiment_by_name("before") is not None  # nothing lost, the store opens
+    assert capsys.readouterr().err == ""
+
+
+def test_track_repair_refuses_a_store_whose_schema_changes_or_that_another_process_writes(tmp_path):
+    db = tmp_path / "mlflow.db"
+    uri = leftover_store(db)
+
+    def migrate_meanwhile():  # what a running migration does: change the schema
+        time.sleep(0.3)
+        with sqlite3.connect(db) as con:
+            con.execute("CREATE TABLE _alembic_tmp_runs (run_uuid TEXT)")
+
+    thread = threading.Thread(target=migrate_meanwhile)
+    thread.start()
+    with pytest.raises(store.StoreError, match="schema changed in the last 1 s, so a migration is running"):
+        store.repair_interrupted_migration(uri, settle=1.0)
+    thread.join()
+
+    writing, done = threading.Event(), threading.Event()
+
+    def write():  # another writer holding the write lock longer than the repair waits for it (5 s)
+        con = sqlite3.connect(db, isolation_level=None)
+        con.execute("BEGIN IMMEDIATE")
+        writing.set()
+        done.wait(30)
+        con.execute("COMMIT")
+        con.close()
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    writing.wait()
+    try:
+        with pytest.raises(store.StoreError, match="is being written by another process"):
+            store.repair_interrupted_migration(uri, settle=0.1)
+    finally:
+        done.set()
+        thread.join()
+    assert {"_alembic_tmp_experiments", "_alembic_tmp_runs"} <= tables(db)  # refused: nothing changed
+    assert store.repair_interrupted_migration(uri, settle=0.1) == ["_alembic_tmp_experiments", "_alembic_tmp_runs"]
+
+
+# Opens the store once `mlflow db upgrade` is migrating it (tables, not yet the head revision),
+# as a search's job may, and logs to it.
+OPEN_DURING_MIGRATION = """
+import sqlite3, sys, time
+from pathlib import Path
+from mlflow.store.db.utils import _get_latest_schema_revision
+from nasrl.tracking.store import client
+
+uri = sys.argv[1]
+db, head = Path(uri[len("sqlite:///"):]), _get_latest_schema_revision()
+print("ready", flush=True)
+while True:
+    if db.exists():
+        with sqlite3.connect(db, timeout=20) as con:
+            names = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            row = con.execute("SELECT version_num FROM alembic_version").fetchone() if "alembic_version" in names else None
+        if row and row[0] == head:
+            sys.exit("the migration ended before the store was opened")
+        if names:
+            break
+    time.sleep(0.01)
+client(uri).create_experiment("beside the migration")
+"""
+
+
+def test_a_store_that_mlflow_db_upgrade_is_migrating_is_waited_for_and_stays_usable(tmp_path):
+    """`mlflow db upgrade` beside a search: MLflow's own open would migrate the same file at the
+    same time (seen to leave 45 of 65 tables, two _alembic_tmp_ tables and an unusable store);
+    nasrl's open waits for the migration, then both succeed and the store is complete."""
+    from mlflow.store.db.base_sql_model import Base
 
     db = tmp_path / "mlflow.db"
     uri = f"sqlite:///{db}"
-    MlflowClient(tracking_uri=uri).create_experiment("before")
-    with sqlite3.connect(db) as con:  # the state a kill mid-migration leaves: a step to be redone
-        con.execute("CREATE TABLE _alembic_tmp_experiments (experiment_id INTEGER)")
-    assert repair_interrupted_migration(uri) == ["_alembic_tmp_experiments"]
-    assert repair_interrupted_migration(uri) == []
-    with sqlite3.connect(db) as con:
-        con.execute("CREATE TABLE _alembic_tmp_experiments (experiment_id INTEGER)")
-    client.cache_clear()
-    assert client(uri).get_experiment_by_name("before") is not None  # nothing lost, the store opens
+    opener = subprocess.Popen([sys.executable, "-c", OPEN_DURING_MIGRATION, uri], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    assert opener.stdout.readline() == "ready\n"  # imports done: it watches the store from now on
+    upgrade = subprocess.run([BIN / "mlflow", "db", "upgrade", uri], capture_output=True, text=True, timeout=300)
+    opened = opener.communicate(timeout=300)
+    assert upgrade.returncode == 0, upgrade.stderr[-2000:]
+    assert opener.returncode == 0, opened[1][-2000:]
+    names = tables(db)
+    assert set(Base.metadata.tables) <= names and not [t for t in names if t.startswith("_alembic_tmp_")]
+    check = ("import mlflow, sys; mlflow.set_tracking_uri(sys.argv[1]); "
+             "print(mlflow.get_experiment_by_name('beside the migration').experiment_id, "
+             "len(mlflow.search_runs(search_all_experiments=True)))")
+    done = subprocess.run([sys.executable, "-c", check, uri], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -1,4 +1,4 @@
-"""``nasrl track start`` (the pipeline's first tracking step) and ``nasrl track sync``."""
+"""``nasrl track start`` (the pipeline's first tracking step), ``sync``, ``repair`` and ``link``."""
 
 from __future__ import annotations
 
@@ -25,6 +25,13 @@ def cmd_sync(a: argparse.Namespace) -> None:
 
     logged = sync(a.results, a.uri)
     print(json.dumps({"results": str(a.results), "logged_now": logged}, indent=2))
+
+
+def cmd_repair(a: argparse.Namespace) -> None:
+    from nasrl.tracking.store import repair_interrupted_migration, resolve_uri
+
+    uri = resolve_uri(a.uri)
+    print(json.dumps({"uri": uri, "repaired": repair_interrupted_migration(uri)}, indent=2))
 
 
 def cmd_link(a: argparse.Namespace) -> None:
@@ -56,6 +63,14 @@ def add_track_command(sub: argparse._SubParsersAction) -> None:
     sync.add_argument("--results", required=True, type=Path, help="the search's folder, results/{experiment}")
     sync.add_argument("--uri", help="log to this store instead of the one the search started with")
     sync.set_defaults(func=cmd_sync)
+
+    repair = commands.add_parser(
+        "repair", help="remove what a killed MLflow migration left in a SQLite store (_alembic_tmp_ tables)",
+        description="Run it when no migration (mlflow db upgrade, a first open by a new MLflow) is running: a "
+                    "running one leaves the same tables. It refuses a store whose schema changes within 10 s or "
+                    "that another process is writing.")
+    repair.add_argument("--uri", help="the store (default: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
+    repair.set_defaults(func=cmd_repair)
 
     link = commands.add_parser("link", help="how to open a search's runs table in the MLflow UI")
     link.add_argument("--results", required=True, type=Path, help="the search's folder, results/{experiment}")

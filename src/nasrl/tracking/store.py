@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 import time
 from contextlib import contextmanager
 from functools import lru_cache
@@ -75,41 +76,177 @@ def client(uri: str):
     """The MlflowClient for ``uri`` (the tracking and the model registry store), built once
     per URI in a process: every step of a job and every round of a sync share it.
 
+    A SQLite store is looked at first (``open_store``): a file that is not a database is one
+    error line, and a migration another process is running is waited for, since MLflow's own
+    open would start migrating the same file beside it.
+
     The process-wide URI stays untouched: ``mlflow.set_tracking_uri`` also exports
     ``MLFLOW_TRACKING_URI``, which every later subprocess (a whole search) would inherit.
     """
     from mlflow import MlflowClient
 
-    repair_interrupted_migration(uri)
+    open_store(uri)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
-def repair_interrupted_migration(uri: str) -> list[str]:
-    """Undo what a process killed while MLflow migrated a SQLite store left behind.
+class StoreError(ValueError):
+    """The store given cannot be used as it is (a file that is not a SQLite database, a repair
+    that is not safe now): the user's input, reported in one line."""
 
-    MLflow creates or upgrades a SQLite store with Alembic, which on SQLite rebuilds a table as
-    ``_alembic_tmp_<table>`` (create, copy, drop the old one, rename) one statement at a time.
-    A kill in between leaves the temporary table, and every later open of the store fails with
-    "table _alembic_tmp_... already exists". The step is redone from the start by the next open
-    (the store's alembic_version was not advanced), so the temporary table is dropped; were the
-    old table already dropped, the copy is renamed back to it instead. Returns what it fixed."""
+
+# MLflow creates and upgrades a SQLite store with Alembic, which rebuilds a table as
+# ``_alembic_tmp_<table>`` (create, copy, drop the old one, rename). The migration is not one
+# transaction on SQLite: Python's sqlite3 driver runs a CREATE outside any transaction, so the
+# temporary table is committed before the copy takes the write lock, and other commits follow
+# each rebuild. A store in the middle of a migration and one whose migration was killed hold
+# the same tables, and no lock tells them apart.
+LEFTOVER_PREFIX = "_alembic_tmp_"
+# A migration changes the schema every few hundredths of a second, but pauses too: `mlflow db
+# upgrade` of a new store took 10 s on 2 busy cores, with pauses of up to 3 s between schema
+# changes (2026-12-04). A schema that has not changed for this long while behind MLflow's head
+# revision is taken as not being migrated.
+MIGRATION_SETTLE_SECONDS = 10.0
+MIGRATION_WAIT_SECONDS = 120.0  # the longest a migration is waited for, as a busy store is
+_hinted: set[Path] = set()  # stores whose leftover tables this process has already named
+
+
+def sqlite_file(uri: str) -> Path | None:
+    """The database file of a SQLite URI, else None."""
+    prefix = "sqlite:///"
+    return Path(uri[len(prefix):]) if uri.startswith(prefix) else None
+
+
+def schema_state(path: Path) -> tuple[int, str | None, set[str]]:
+    """A SQLite store's schema cookie (SQLite counts every schema change), its Alembic revision
+    and its tables; StoreError when the file is not a database."""
     import sqlite3
+    from contextlib import closing
 
-    if not uri.startswith("sqlite:///"):
+    try:
+        with closing(sqlite3.connect(path, timeout=20)) as db:
+            cookie = db.execute("PRAGMA schema_version").fetchone()[0]
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            row = db.execute("SELECT version_num FROM alembic_version").fetchone() \
+                if "alembic_version" in tables else None
+    except sqlite3.DatabaseError as err:
+        if is_busy(err):
+            raise
+        raise StoreError(f"MLflow store {path}: {err}; expected a SQLite database written by MLflow "
+                         "(or no file: a new store is created)") from None
+    return cookie, row[0] if row else None, tables
+
+
+def head_revision() -> str | None:
+    """The schema revision this MLflow writes (None if it cannot tell)."""
+    try:
+        from mlflow.store.db.utils import _get_latest_schema_revision
+
+        return _get_latest_schema_revision()
+    except Exception:  # a private helper: without it, no migration is waited for
+        return None
+
+
+def open_store(uri: str) -> list[str]:
+    """Check a SQLite store before MLflow opens it; returns the leftover Alembic tables it holds.
+
+    A file that is not a database is a StoreError. A store behind MLflow's head revision whose
+    schema is changing is being migrated (``mlflow db upgrade``, or another process's first
+    open): waited for until it reaches the head or stops changing, at most
+    ``MIGRATION_WAIT_SECONDS``. Leftover temporary tables are named in one line on stderr with
+    the command that removes them (``nasrl track repair``); nothing is changed here, since a
+    running migration leaves the same tables as a killed one."""
+    path = sqlite_file(uri)
+    if path is None or not path.is_file():
         return []
-    path = Path(uri[len("sqlite:///"):])
+    try:
+        tables = wait_for_migration(path)
+    except Exception as err:  # locked for 20 s: MLflow's calls wait longer (``retrying``), and report it
+        if not is_busy(err):
+            raise
+        return []
+    leftovers = sorted(t for t in tables if t.startswith(LEFTOVER_PREFIX))
+    if leftovers and path not in _hinted:
+        _hinted.add(path)
+        print(f"MLflow store {path} holds {', '.join(leftovers)}, left by a schema migration that is running or "
+              f"was killed; when none is running, `nasrl track repair --uri {uri}` removes it", file=sys.stderr)
+    return leftovers
+
+
+def wait_for_migration(path: Path) -> set[str]:
+    """The tables of a SQLite store, once no migration seems to be running (``open_store``)."""
+    cookie, version, tables = schema_state(path)
+    head = head_revision()  # an empty file too: the first moment of another process's migration
+    if head is None or version == head:
+        return tables
+    start = changed = time.monotonic()
+    while time.monotonic() - changed < MIGRATION_SETTLE_SECONDS and time.monotonic() - start < MIGRATION_WAIT_SECONDS:
+        time.sleep(0.2)
+        now, version, tables = schema_state(path)
+        if version == head:
+            break
+        if now != cookie:
+            cookie, changed = now, time.monotonic()
+    return tables
+
+
+def repair_interrupted_migration(uri: str, settle: float | None = None) -> list[str]:
+    """Undo what a process killed while MLflow migrated a SQLite store left behind: ``nasrl
+    track repair``. Returns the tables it removed or renamed back.
+
+    A kill in the middle of a table's rebuild leaves ``_alembic_tmp_<table>``, and every later
+    open of the store fails with "table _alembic_tmp_... already exists". The step is redone
+    from the start by the next open (the store's revision was not advanced), so the temporary
+    table is dropped; were the old table already dropped, the copy is renamed back instead.
+
+    A running migration leaves the same tables for a moment, so this is a command to run when
+    no migration runs, and it checks what it can: the schema must not change for ``settle``
+    seconds (a migration changes it many times a second), and the repair is one write
+    transaction taken after that (``BEGIN IMMEDIATE``), in which the schema is read again, so
+    no other writer interleaves. A store being written, or whose schema changed, is a
+    StoreError saying to run it again later. ``settle``: ``MIGRATION_SETTLE_SECONDS``."""
+    import sqlite3
+    from contextlib import closing
+
+    settle = MIGRATION_SETTLE_SECONDS if settle is None else settle
+
+    path = sqlite_file(uri)
+    if path is None:
+        raise StoreError(f"{uri}: only a SQLite store (sqlite:///FILE) is repaired here; a server's database "
+                         "is migrated on the server (mlflow db upgrade)")
     if not path.is_file():
+        raise StoreError(f"MLflow store {path}: no such file; expected the SQLite file of an MLflow store")
+    cookie, _, tables = schema_state(path)
+    if not any(t.startswith(LEFTOVER_PREFIX) for t in tables):
         return []
+    time.sleep(settle)
     fixed = []
-    with sqlite3.connect(path) as db:
-        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        for temporary in sorted(t for t in tables if t.startswith("_alembic_tmp_")):
-            original = temporary[len("_alembic_tmp_"):]
-            if original in tables:
-                db.execute(f'DROP TABLE "{temporary}"')
-            else:
-                db.execute(f'ALTER TABLE "{temporary}" RENAME TO "{original}"')
-            fixed.append(temporary)
+    with closing(sqlite3.connect(path, timeout=5, isolation_level=None)) as db:  # transactions taken by hand
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.DatabaseError as err:
+            if is_busy(err):
+                raise StoreError(f"MLflow store {path} is being written by another process (a migration or a "
+                                 "search); run `nasrl track repair` again when it has finished") from None
+            raise StoreError(f"MLflow store {path}: {err}") from None
+        try:
+            if db.execute("PRAGMA schema_version").fetchone()[0] != cookie:
+                raise StoreError(f"MLflow store {path}: its schema changed in the last {settle:g} s, so a "
+                                 "migration is running; run `nasrl track repair` again when it has finished")
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            for temporary in sorted(t for t in tables if t.startswith(LEFTOVER_PREFIX)):
+                original = temporary[len(LEFTOVER_PREFIX):]
+                if original in tables:
+                    db.execute(f'DROP TABLE "{temporary}"')
+                else:
+                    db.execute(f'ALTER TABLE "{temporary}" RENAME TO "{original}"')
+                fixed.append(temporary)
+            db.execute("COMMIT")
+        except BaseException as err:
+            db.execute("ROLLBACK")
+            if isinstance(err, sqlite3.DatabaseError):  # a read-only file, a full disk: nothing was changed
+                raise StoreError(f"MLflow store {path}: {err}; nothing was changed") from None
+            raise
+    _hinted.discard(path)
     return fixed
 
 

@@ -22,7 +22,7 @@ from nasrl.tracking.runs import complete_runs, find_run
 from nasrl.tracking.search import finish_search, log_final_run, start_search
 from nasrl.tracking.relocate import follow_move
 from nasrl.tracking.state import SearchRun, portable_path
-from nasrl.tracking.store import recorded_uri, resolve_uri, retrying
+from nasrl.tracking.store import recorded_uri, resolve_uri, retrying, schema_state, sqlite_file
 
 
 def read_settings(results: Path) -> dict[str, dict[str, Any]]:
@@ -158,6 +158,9 @@ def sync(results: str | Path, uri: str | None = None) -> list[str]:
     search.results = portable_path(results)
     if uri is not None and resolve_uri(uri) != resolve_uri(search.uri):
         search.uri, search.experiment_id, search.run_id = recorded_uri(uri), None, None
+    database = sqlite_file(resolve_uri(search.uri))
+    if search.enabled and database is not None and database.is_file():
+        schema_state(database)  # a file that is not a database: one error line before a move rewrites it
     if follow_move(search):
         search.save(search.state_file)
     if not search.enabled:
