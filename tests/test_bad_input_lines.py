@@ -79,7 +79,8 @@ def test_nan_is_named_by_its_place(tmp_path):
     one_error_line(nasrl("key", "nan.json", cwd=tmp_path), "layers[0].num_filters is NaN", "expected a finite number")
 
 
-@pytest.mark.parametrize("args", [["describe", "/dev/zero"], ["validate", "--space", "/dev/zero", "cnn_figure7"]],
+@pytest.mark.parametrize("args", [["describe", "/dev/zero"], ["validate", "--space", "/dev/zero", "cnn_figure7"],
+                                  ["describe", "cnn_figure7", "--config", "/dev/zero"]],
                          ids=" ".join)
 def test_an_endless_input_is_read_up_to_a_cap(tmp_path, args):
     """/dev/zero was read until the memory ran out."""

@@ -25,7 +25,7 @@ from typing import Any, ClassVar, Literal
 import yaml
 from pydantic import Field, NonNegativeFloat, PositiveFloat
 
-from nasrl.architecture import content_key
+from nasrl.architecture import ArchitectureError, content_key, read_input
 from nasrl.settings.base import Count, Fraction, Section, UnitFloat
 from nasrl.settings.choices import Accelerator, Dataset, Precision
 
@@ -194,9 +194,15 @@ def load_child_config(path: str | Path, runtime: str | Path | None = None) -> Ch
 
 def _read_mapping(path: str | Path, what: str) -> Any:
     path = Path(path)
+    if not path.exists():
+        raise ValueError(f"{what} not found: {path}")
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ValueError(f"{what} not found: {path}") from None
+        text = read_input(path, what.removesuffix(" file"))  # capped: a wrong path such as /dev/zero is one error line
+    except ArchitectureError as err:
+        raise ValueError(str(err)) from None
+    try:
+        return yaml.safe_load(text) or {}
     except yaml.YAMLError as err:
         raise ValueError(f"{what} {path} is not valid YAML: {' '.join(str(err).split())}") from None
+    except RecursionError:  # the YAML composer recurses per level of nesting
+        raise ValueError(f"{what} {path} nests lists or mappings too deeply to read") from None
