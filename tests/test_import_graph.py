@@ -1,6 +1,6 @@
 """The package's layers, read from its source: no import circle and no arrow upwards.
 
-Layers, bottom up: architecture, io, layout, data_kinds -> spaces, data -> settings -> search, models, draw ->
+Layers, bottom up: architecture, io, layout, data_kinds, private_folder -> spaces, data -> settings -> search, models, draw ->
 training -> tracking -> pipeline -> commands -> cli -> warm (the launcher). The search never sees a network or a tracking call; models and
 data never log; tracking never imports training (it rebuilds a model from model.pt alone).
 Imports inside functions count too: a lazy import is still a dependency.
@@ -21,6 +21,9 @@ FORBIDDEN = {
     # the dataset and space kinds every layer checks against: imports nothing of nasrl
     "data_kinds": {"architecture", "io", "layout", "spaces", "data", "settings", "search", "models", "training",
                    "tracking", "pipeline", "cli"},
+    # private folders and files (warm start's socket, the GPU leases): imports nothing of nasrl
+    "private_folder": {"architecture", "io", "layout", "data_kinds", "spaces", "data", "settings", "search", "models",
+                       "draw", "training", "tracking", "pipeline", "commands", "cli"},
     "layout": {"spaces", "data", "settings", "search", "models", "training", "tracking", "pipeline", "cli"},
     "spaces": {"data", "settings", "search", "models", "training", "tracking", "pipeline", "cli"},
     "data": {"spaces", "settings", "search", "models", "training", "tracking", "pipeline", "cli"},

@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import os
 import socket
-import stat
 import struct
 import tempfile
 from pathlib import Path
 
+# The checks are shared with the GPU leases (nasrl.training.gpu_lease), below the CLI.
+from nasrl.private_folder import Untrusted, check_private, make_private, open_private
+
+__all__ = ["Untrusted", "check_private", "folder", "open_private", "peer"]
+
 _PEERCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
-
-
-class Untrusted(Exception):
-    """Something in the warm start's runtime folder is not this user's alone."""
 
 
 def folder() -> Path:
@@ -33,42 +33,7 @@ def folder() -> Path:
         path = Path(runtime) / "nasrl-warm"
     else:
         path = Path(tempfile.gettempdir()) / f"nasrl-warm-{os.getuid()}"
-    try:
-        path.mkdir(mode=0o700)
-    except FileExistsError:
-        pass  # checked below like a new one: another user may have made it first
-    except OSError as err:
-        raise Untrusted(f"cannot create {path}: {err.strerror}") from None
-    check_private(path)
-    return path
-
-
-def check_private(path: Path) -> None:
-    try:
-        info = os.lstat(path)
-    except OSError as err:
-        raise Untrusted(f"cannot check {path}: {err.strerror}") from None
-    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
-        raise Untrusted(f"{path} is not a folder")
-    if info.st_uid != os.getuid():
-        raise Untrusted(f"{path} belongs to uid {info.st_uid}, not to this user (uid {os.getuid()})")
-    if info.st_mode & 0o077:
-        raise Untrusted(f"{path} has mode {stat.S_IMODE(info.st_mode):04o}; expected 0700")
-
-
-def open_private(path: Path, flags: int) -> int:
-    """A file descriptor of this user's own regular file ``path`` (created 0600 if missing);
-    never follows a symlink."""
-    try:
-        fd = os.open(path, flags | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, 0o600)
-    except OSError as err:
-        raise Untrusted(f"cannot open {path}: {err.strerror}") from None
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid():
-        os.close(fd)
-        raise Untrusted(f"{path} is not a regular file of this user")
-    os.set_blocking(fd, True)
-    return fd
+    return make_private(path)
 
 
 def peer(conn: socket.socket) -> tuple[int, int]:
