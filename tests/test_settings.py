@@ -108,7 +108,7 @@ def test_the_child_key_covers_the_result_not_where_it_runs():
     base = {"dataset": "digits", "seed": 0, "epochs": 2}
     key = child_key(ARCH, ChildConfig.from_dict(base))
     for runtime in ({"threads": 4}, {"accelerator": "gpu"}, {"threads": 1, "accelerator": "cpu"}, {"max_params": 10},
-                    {"max_memory_gb": 0.5}, {"compile": True}):
+                    {"max_memory_gb": 0.5}, {"compile": True}, {"per_gpu": 4}):
         assert child_key(ARCH, ChildConfig.from_dict({**base, **runtime})) == key, runtime
     for result in ({"optimizer": {"lr": 0.05}}, {"seed": 1}, {"dataset": "cifar10"}, {"precision": "bf16-mixed"},
                    {"surrogate": {"table": "macro.csv"}}):
@@ -127,7 +127,7 @@ def test_the_workflow_config_gets_its_defaults_and_runtime_settings_a_file_of_th
     assert config["tracking"] == {"enabled": True, "uri": None, "registered_model": None, "child_diagrams": True}
     files = settings_files(WorkflowConfig.from_dict(config))
     assert files["runtime"] == {"accelerator": "auto", "threads": 1, "max_params": 10**9, "max_memory_gb": None,
-                                "compile": False}
+                                "compile": False, "per_gpu": 1}
     assert not set(files["child"]) & set(ChildConfig.RUNTIME_KEYS)
     other = settings_files(WorkflowConfig.from_dict(tiny_config(threads=4, accelerator="gpu")))
     assert other["child"] == files["child"] and other["runtime"] != files["runtime"]
@@ -147,7 +147,8 @@ def test_changing_where_children_run_rewrites_only_the_runtime_settings(tmp_path
     snakemake(workdir, *targets)
     assert (settings / "child.yaml").stat().st_mtime_ns == child_mtime
     assert yaml.safe_load((settings / "runtime.yaml").read_text()) == {
-        "accelerator": "cpu", "threads": 2, "max_params": 10**9, "max_memory_gb": None, "compile": False}
+        "accelerator": "cpu", "threads": 2, "max_params": 10**9, "max_memory_gb": None, "compile": False,
+        "per_gpu": 1}
     for rules in ("children.smk", "final.smk"):
         text = (REPO / "workflow" / "rules" / rules).read_text()
         assert 'runtime=ancient(str(LAYOUT.settings("runtime")))' in text and "--runtime {input.runtime}" in text

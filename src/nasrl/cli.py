@@ -160,6 +160,11 @@ def cmd_train_child(args: argparse.Namespace) -> None:
         # A malformed file is the caller's error (one line, exit 1), not a child that failed to
         # train; checked before torch and Lightning are imported.
         validated(arch)
+        # On a machine with several GPUs, a device of its own (a lease on one of child.per_gpu
+        # slots): taken before anything initialises CUDA, which reads CUDA_VISIBLE_DEVICES once.
+        from nasrl.training.gpu_lease import lease_gpu
+
+        lease_gpu(config.accelerator, config.per_gpu)
         from nasrl.training.child import train_child
 
         metrics = train_child(arch, config, args.out, evaluate_test=args.test, reference=args.reference)

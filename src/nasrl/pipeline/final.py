@@ -84,6 +84,9 @@ def retrain(top_path: str | Path, rank: int, point: int, child: ChildConfig, fin
         from nasrl.training.surrogate import train_surrogate
 
         return train_surrogate(top[rank]["arch"], config, out_dir, extra=extra)
+    from nasrl.training.gpu_lease import lease_gpu
+
+    lease_gpu(config.accelerator, config.per_gpu)  # a GPU of its own, as a child's (nasrl train-child)
     from nasrl.training.child import train_child
 
     return train_child(top[rank]["arch"], config, out_dir, extra=extra)

@@ -8,8 +8,8 @@ batch 64, learning rate divided by 10 at 50% and 75% of training. For language m
 ``language_model`` section follow the "medium" model of Zaremba et al. (2014) it compares to
 (SGD lr 1, gradient norm clipped at 5, dropout 0.5, BPTT 35), scaled down in size.
 
-Runtime settings (``ChildConfig.RUNTIME_KEYS``: accelerator, threads, compile and the size limits
-max_params, max_memory_gb) say where a child runs, not what it learns: they are left out of the
+Runtime settings (``ChildConfig.RUNTIME_KEYS``: accelerator, threads, compile, per_gpu and the size
+limits max_params, max_memory_gb) say where a child runs, not what it learns: they are left out of the
 child key, and the workflow hands them to the jobs in a file of their own
 (``settings/runtime.yaml``) so that changing them retrains nothing. The two limits belong there because they describe the
 machine: a child over them is recorded as ``too_large`` without being built
@@ -116,7 +116,8 @@ class EarlyStoppingConfig(Section):
 class ChildConfig(Section):
     SECTION = "child"
     # Where the child runs, not what it learns: outside the child key (see the module docstring).
-    RUNTIME_KEYS: ClassVar[tuple[str, ...]] = ("accelerator", "threads", "max_params", "max_memory_gb", "compile")
+    RUNTIME_KEYS: ClassVar[tuple[str, ...]] = ("accelerator", "threads", "max_params", "max_memory_gb", "compile",
+                                               "per_gpu")
 
     dataset: Dataset = "digits"  # cifar10 | digits | ptb | ptb_char | a built-in text corpus (settings/choices.py)
     data_dir: str | None = None  # folder holding the raw dataset files (CIFAR-10, PTB)
@@ -138,6 +139,9 @@ class ChildConfig(Section):
     channels_last: bool = True  # faster convolutions on CPU and tensor cores
     compile: bool = False  # torch.compile the network (runtime); compiling counts in the child's seconds
     threads: Count | None = None  # torch CPU threads; None = torch's default (runtime)
+    # Children sharing one GPU on a machine without SLURM (runtime): each leases one of per_gpu
+    # slots of a device (nasrl.training.gpu_lease); snakemake --resources gpu=N sets how many run.
+    per_gpu: Count = 1
     # The largest child trained (runtime): 1e9 parameters are 4 GB of float32 weights, 27 times the
     # paper's largest network (37.4M, Table 1), so no searched child reaches it. None: no limit.
     max_params: Count | None = 1_000_000_000
