@@ -169,3 +169,19 @@ def test_per_gpu_below_one_is_one_error_line_when_the_workflow_plans(per_gpu):
     with pytest.raises(ValueError) as err:
         validate_workflow_config(config)
     assert str(err.value) == f"child.per_gpu: expected an integer >= 1, got {per_gpu}"
+
+
+def test_children_sharing_a_gpu_are_each_allowed_their_share_of_its_memory(monkeypatch):
+    """child.max_memory_gb: null means the device's memory; with per_gpu children on a device,
+    each may use its share, or two children each sized to the whole device would not fit."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from nasrl.training.limits import device_memory_bytes
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda _: SimpleNamespace(total_memory=80 * 2**30))
+    assert device_memory_bytes("gpu") == 80 * 2**30
+    assert device_memory_bytes("gpu", per_gpu=4) == 20 * 2**30

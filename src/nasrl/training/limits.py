@@ -61,7 +61,7 @@ def check_size(arch: dict[str, Any], args: dict[str, Any], batch_shape: tuple[in
     if config.max_memory_gb is not None:
         limit_gb, source = config.max_memory_gb, "child.max_memory_gb"
     else:
-        limit_gb = device_memory_bytes(config.accelerator) / GB
+        limit_gb = device_memory_bytes(config.accelerator, config.per_gpu) / GB
         source = "the device's memory (child.max_memory_gb: null)"
     needed_gb = estimated_memory_bytes(model, arch, batch_shape, config) / GB
     if needed_gb > limit_gb:
@@ -93,11 +93,12 @@ def estimated_memory_bytes(model: torch.nn.Module, arch: dict[str, Any], batch_s
     return weights + sum(t.numel() * t.element_size() for t in saved.values())
 
 
-def device_memory_bytes(accelerator: str) -> int:
-    """The memory one child may use: a CUDA device's total memory when the child trains on one,
-    else the RAM its process may use (``host_memory_bytes``)."""
+def device_memory_bytes(accelerator: str, per_gpu: int = 1) -> int:
+    """The memory one child may use: its share of a CUDA device's total memory when the child
+    trains on one (``child.per_gpu`` children share a device), else the RAM its process may use
+    (``host_memory_bytes``)."""
     if accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
-        return torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory
+        return torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory // per_gpu
     return host_memory_bytes()
 
 
