@@ -24,6 +24,9 @@ FORBIDDEN = {
     # private folders and files (warm start's socket, the GPU leases): imports nothing of nasrl
     "private_folder": {"architecture", "io", "layout", "data_kinds", "spaces", "data", "settings", "search", "models",
                        "draw", "training", "tracking", "pipeline", "commands", "cli"},
+    # data of one's own read and hashed without torch, for the settings' plan check and the data modules
+    "own_data": {"architecture", "io", "layout", "spaces", "data", "settings", "search", "models", "training",
+                 "tracking", "pipeline", "cli"},
     "layout": {"spaces", "data", "settings", "search", "models", "training", "tracking", "pipeline", "cli"},
     "spaces": {"data", "settings", "search", "models", "training", "tracking", "pipeline", "cli"},
     "data": {"spaces", "settings", "search", "models", "training", "tracking", "pipeline", "cli"},

@@ -206,7 +206,8 @@ def test_a_section_that_is_not_a_mapping_on_the_command_line_shows_the_supported
 
 @pytest.mark.parametrize("sections, message", [
     ({"child": {"dataset": "mnist"}}, "child.dataset: expected one of ['cifar10', 'digits', 'ptb', 'ptb_char', "
-                                      "'pydoc_topics', 'pydoc_topics_char'], got 'mnist'"),
+                                      "'pydoc_topics', 'pydoc_topics_char'] or a mapping with type arrays | image_folder | "
+                                      "module | text, got 'mnist'"),
     ({"child": {"accelerator": "tpu-v9"}}, "child.accelerator: expected one of ['auto', 'cpu', 'gpu', 'cuda', 'mps', "
                                            "'tpu'], got 'tpu-v9'"),
     ({"child": {"precision": "fp8"}}, "child.precision: expected one of ['16-mixed', 'bf16-mixed', "),
@@ -282,5 +283,5 @@ def test_a_bad_value_stops_snakemake_in_at_most_three_lines(tmp_path):
     output = (done.stdout + done.stderr).strip().splitlines()
     assert done.returncode != 0 and "Traceback" not in done.stdout + done.stderr
     assert "invalid config: child.dataset: expected one of ['cifar10', 'digits', 'ptb', 'ptb_char', 'pydoc_topics', " \
-           "'pydoc_topics_char'], got 'mnist'" in output
+           "'pydoc_topics_char'] or a mapping with type arrays | image_folder | module | text, got 'mnist'" in output
     assert len(output) <= 3, output  # Snakemake's profile and config notes, then the one error line

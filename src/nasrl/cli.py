@@ -306,6 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
     from nasrl.tracking.cli import add_track_command
 
     add_track_command(sub)
+    from nasrl.commands.data import add_data_command
+
+    add_data_command(sub)
 
     steps = WorkflowSteps(sub)
     add_commands(steps)

@@ -33,11 +33,12 @@ _NEEDS_DATA_DIR = {
 }
 
 
-def make_datamodule(name: str, data_dir: str | Path | None = None, **kwargs) -> pl.LightningDataModule:
+def make_datamodule(name: str | dict, data_dir: str | Path | None = None, **kwargs) -> pl.LightningDataModule:
     """Build the data module for a dataset name.
 
     Args:
-        name: one of ``DATASET_KINDS``.
+        name: one of ``DATASET_KINDS``, or a ``child.dataset`` mapping of one's own data
+            (``{"type": "image_folder", "path": ...}``; nasrl.data.own).
         data_dir: where the files are, for "cifar10", "ptb" and "ptb_char"; ignored by the
             built-in datasets, which need no files.
         **kwargs: passed to the data module's constructor (``batch_size``, ``seed``, ``bptt`` ...).
@@ -48,6 +49,10 @@ def make_datamodule(name: str, data_dir: str | Path | None = None, **kwargs) -> 
     Raises:
         DataError: unknown name, or a dataset that lives on disk requested without ``data_dir``.
     """
+    if not isinstance(name, str):  # a child.dataset mapping: data of one's own (own.py)
+        from nasrl.data.own import make_own_datamodule
+
+        return make_own_datamodule(dict(name), **kwargs)
     if name in _NEEDS_DATA_DIR and data_dir is None:
         raise DataError(f"dataset {name!r} needs data_dir: {_NEEDS_DATA_DIR[name]}")
     if name == "cifar10":

@@ -1,16 +1,8 @@
-"""The one exception the data modules raise for missing or malformed data.
-
-A child-training job that cannot find its data should stop at once with a message
-saying which path was read, what was expected there and how to obtain it, rather than
-with a bare ``FileNotFoundError`` or ``UnpicklingError`` from deep inside a loader.
-"""
+"""The one exception the data modules raise for missing or malformed data (nasrl.own_data.errors:
+defined below this package, so the torch-free readers of one's own data raise it too)."""
 
 from __future__ import annotations
 
+from nasrl.own_data.errors import DataError
 
-class DataError(ValueError):
-    """A data directory or file is missing, corrupt or inconsistent.
-
-    Subclasses ``ValueError`` so callers that already treat bad configuration values as
-    ``ValueError`` also catch it. The message always names the offending path.
-    """
+__all__ = ["DataError"]

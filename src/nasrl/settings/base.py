@@ -107,7 +107,9 @@ def _describe_error(error: dict[str, Any], schema: dict[str, Any], where: str) -
     if kind == "missing":
         return key, f"{key}: missing; expected {_allowed(node, defs)}"
     if kind in ("value_error", "assertion_error"):
-        return key, f"{key}: {error['msg'].split(', ', 1)[-1]}"
+        message = error['msg'].split(', ', 1)[-1]
+        # a nested section's own line (child.dataset's type, say) names its key already
+        return key, message if message.startswith((f"{key}.", f"{key}:")) else f"{key}: {message}"
     if kind == "string_too_long":  # the value itself would be cut short: its length is what matters
         return key, f"{key}: expected {_allowed(node, defs)}, got {len(error['input'])} characters"
     return key, f"{key}: expected {_allowed(node, defs)}, got {_short(error['input'])}"
@@ -133,6 +135,9 @@ def _allowed(node: dict[str, Any], defs: dict[str, Any]) -> str:
         words = [_allowed(b, defs) for b in node["anyOf"] if b.get("type") != "null"]
         nullable = len(words) < len(node["anyOf"])
         return " or ".join(words + (["null"] if nullable else []))
+    if "oneOf" in node:  # a tagged union of sections: its branches' keys are checked one by one
+        tags = sorted(node.get("discriminator", {}).get("mapping", {}))
+        return f"a mapping with type {' | '.join(tags)}" if tags else "a mapping"
     if "enum" in node:
         return f"one of {node['enum']}"
     kind = node.get("type")

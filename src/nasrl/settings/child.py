@@ -27,7 +27,8 @@ from pydantic import Field, NonNegativeFloat, PositiveFloat
 
 from nasrl.architecture import ArchitectureError, content_key, read_input
 from nasrl.settings.base import Count, Fraction, Section, UnitFloat
-from nasrl.settings.choices import Accelerator, Dataset, Precision
+from nasrl.settings.choices import Accelerator, Precision
+from nasrl.settings.datasets import DatasetValue
 
 
 class OptimizerConfig(Section):
@@ -119,7 +120,9 @@ class ChildConfig(Section):
     RUNTIME_KEYS: ClassVar[tuple[str, ...]] = ("accelerator", "threads", "max_params", "max_memory_gb", "compile",
                                                "per_gpu")
 
-    dataset: Dataset = "digits"  # cifar10 | digits | ptb | ptb_char | a built-in text corpus (settings/choices.py)
+    # cifar10 | digits | ptb | ptb_char | a built-in text corpus (settings/choices.py), or data of
+    # one's own: a mapping with a type (image_folder, arrays, text, module; settings/datasets.py)
+    dataset: DatasetValue = "digits"
     data_dir: str | None = None  # folder holding the raw dataset files (CIFAR-10, PTB)
     seed: int = 0
     epochs: Count = 50  # Sec. 4.1

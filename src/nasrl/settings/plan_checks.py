@@ -4,7 +4,8 @@ The section models check each key alone (types, ranges, the names in ``choices.p
 needs two keys, or the space itself, is checked here, so that a run that no child could finish
 stops at once with one line instead of failing in its first job: the space must build (a preset
 name, a YAML file or a spec), and its children must be trainable on the dataset (a CNN on image
-data, a recurrent cell on text), unless they are surrogates looked up in a table; early stopping
+data, a recurrent cell on text), unless they are surrogates looked up in a table; data of one's
+own is read and hashed here (``check_own_data``: its digest enters the child key); early stopping
 needs an epoch to stop after (``min_epochs`` below ``epochs``) and a trained child's curve.
 """
 
@@ -40,10 +41,26 @@ def check_plan(search: SearchSettings, child: ChildConfig) -> None:
         raise ValueError(f"search.space: a {space.type} space has no network to train; its children need "
                          f"child.surrogate (a results table), or a space of type {sorted(SPACE_DATA_KINDS)}")
     dataset = child.dataset
+    if not isinstance(dataset, str):
+        check_own_data(child, space.type, needs)
+        return
     if DATASET_KINDS[dataset] != needs:
         matching = sorted(name for name, kind in DATASET_KINDS.items() if kind == needs)
         raise ValueError(f"child.dataset: {dataset!r} is {DATASET_KINDS[dataset]} data, but a {space.type} space "
                          f"needs {needs} data; expected one of {matching}")
+
+
+def check_own_data(child: ChildConfig, space_type: str, needs: str):
+    """Read and check data of one's own against the space (nasrl.own_data) and record its content
+    hash in ``child.dataset.digest``, which the child key includes. Returns what was read."""
+    from nasrl.own_data import inspect
+
+    facts = inspect(child.dataset.model_dump(), child.seed)
+    if facts.kind != needs:
+        raise ValueError(f"child.dataset: {facts.source} is {facts.kind} data, but a {space_type} space needs "
+                         f"{needs} data")
+    child.dataset.digest = facts.digest
+    return facts
 
 
 def check_early_stopping(child: ChildConfig) -> None:

@@ -15,7 +15,7 @@ import json
 import time
 from typing import Any
 
-from nasrl.data_kinds import DATASET_KINDS
+from nasrl.data_kinds import dataset_kind
 
 VIEW_ID = "nasrl-search"
 VIEW_NAME = "nasrl search"
@@ -30,15 +30,15 @@ def column(kind: str, name: str) -> str:
     return f"{kind}.`{name}`"
 
 
-def view_columns(dataset: str | None) -> list[str]:
+def view_columns(dataset: str | dict | None) -> list[str]:
     """The columns of the search's view; the validation metric follows the dataset's kind."""
-    best = BEST_METRIC.get(DATASET_KINDS.get(dataset or "", ""), "best_val_acc")
+    best = BEST_METRIC.get(dataset_kind(dataset) or "", "best_val_acc")
     return [column("metrics", "reward"), column("metrics", best), column("params", "depth"),
             column("metrics", "epochs"), column("metrics", "num_params"), column("metrics", "seconds"),
             column("tags", "nasrl.status"), column("tags", "nasrl.round")]
 
 
-def search_view_tag(dataset: str | None, now_ms: int | None = None) -> tuple[str, str]:
+def search_view_tag(dataset: str | dict | None, now_ms: int | None = None) -> tuple[str, str]:
     """The experiment tag (key, value) of the search's saved view."""
     columns = view_columns(dataset)
     # columnOrder: in this order, reward first; without it the UI groups metrics, params and

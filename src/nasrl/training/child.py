@@ -43,7 +43,7 @@ import pytorch_lightning as pl
 import torch
 
 from nasrl.architecture import content_key
-from nasrl.data_kinds import SPACE_DATA_KINDS
+from nasrl.data_kinds import SPACE_DATA_KINDS, dataset_kind, dataset_label, dataset_spec
 from nasrl.io import write_json
 from nasrl.models.saved import build_model, save_model
 from nasrl.settings import ChildConfig, child_key
@@ -74,14 +74,14 @@ class FirstBatchTimer(pl.Callback):
 
 def prepare_data(arch: dict[str, Any], config: ChildConfig):
     """The data module for ``config.dataset``, set up; raises on data problems (fatal)."""
-    from nasrl.data import DATASET_KINDS, make_datamodule
+    from nasrl.data import make_datamodule
 
     space = arch.get("space") if isinstance(arch, dict) else None
     if space not in SPACE_KINDS:
         raise ValueError(f"architecture.space: {space!r} cannot be trained; expected one of {sorted(SPACE_KINDS)}")
-    kind = DATASET_KINDS.get(config.dataset)
+    kind = dataset_kind(config.dataset)  # None for a module: the plan read its kind from it
     if kind is not None and kind != SPACE_KINDS[space]:
-        raise ValueError(f"child.dataset: {config.dataset!r} is {kind} data, but a {space} architecture needs "
+        raise ValueError(f"child.dataset: {dataset_label(config.dataset)!r} is {kind} data, but a {space} architecture needs "
                          f"{SPACE_KINDS[space]} data")
     kwargs: dict[str, Any] = {"batch_size": config.batch_size}
     if SPACE_KINDS[space] == "image":
@@ -90,7 +90,7 @@ def prepare_data(arch: dict[str, Any], config: ChildConfig):
             kwargs["augment"] = config.augment
     else:
         kwargs["bptt"] = config.language_model.bptt
-    datamodule = make_datamodule(config.dataset, config.data_dir, **kwargs)
+    datamodule = make_datamodule(dataset_spec(config.dataset) or config.dataset, config.data_dir, **kwargs)
     datamodule.setup("fit")
     return datamodule
 
@@ -173,7 +173,7 @@ def train_child(arch: dict[str, Any], config: ChildConfig, out_dir: str | Path, 
         stopping = MedianStopping(Reference.load(reference, higher_is_better=metric == "val_acc"),
                                   config.early_stopping, config.epochs, metric, higher_is_better=metric == "val_acc")
     metrics: dict[str, Any] = {
-        "key": child_key(arch, config), "arch_key": content_key(arch), "dataset": config.dataset, "seed": config.seed,
+        "key": child_key(arch, config), "arch_key": content_key(arch), "dataset": dataset_label(config.dataset), "seed": config.seed,
         "status": "failed", "reward": config.failure_reward, "metric": metric, "best_val": None, "last_val": None,
         "epochs": 0, "stopped_epoch": None, "params": None, "seconds": None, "setup_seconds": None, "error": None,
         **({"reference": stopping.reference.summary()} if stopping else {}), **(extra or {}),

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from nasrl.architecture import content_key
+from nasrl.data_kinds import dataset_label
 from nasrl.io import write_json
 from nasrl.settings import ChildConfig, child_key
 
@@ -49,7 +50,7 @@ def record_killed(arch: dict[str, Any], config: ChildConfig, exit_status: int, o
     metric = (config.surrogate.reward_column if surrogate
               else "val_acc" if arch.get("space") == "cnn" else "val_ppl")
     metrics = {
-        "key": child_key(arch, config), "arch_key": content_key(arch), "dataset": config.dataset,
+        "key": child_key(arch, config), "arch_key": content_key(arch), "dataset": dataset_label(config.dataset),
         "seed": config.seed, "status": "failed", "reward": config.failure_reward, "metric": metric,
         "best_val": None, "last_val": None, "epochs": 0, "stopped_epoch": None, "params": None, "seconds": None,
         "setup_seconds": None, "error": f"killed by signal {number.value} ({number.name})",
