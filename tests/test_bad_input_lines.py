@@ -42,6 +42,7 @@ def one_error_line(done: subprocess.CompletedProcess, *words: str) -> str:
     return lines[0]
 
 
+@pytest.mark.e2e
 def test_an_experiment_name_too_long_for_a_folder_stops_the_plan_in_one_line(tmp_path):
     """300 characters passed the name's pattern and then failed to make results/{experiment}/
     with an OSError in the middle of Snakemake's parsing; the settings model now limits it."""

@@ -29,8 +29,7 @@ from nasrl.settings import ChildConfig
 from nasrl.spaces.presets import preset_architecture
 from nasrl.training import limits
 from nasrl.training.limits import TooLargeError, check_size, device_memory_bytes, host_memory_bytes
-from test_scaleout import surrogate_config
-from test_workflow import BIN, TINY, make_workdir, snakemake
+from workflow_helpers import BIN, TINY, make_workdir, snakemake, surrogate_config
 
 LIGHT_RSS_MB = 1500  # torch and Lightning imported, the digits loaded: about 600 MB
 
@@ -149,6 +148,7 @@ def read_history(workdir: Path, experiment: str) -> pd.DataFrame:
     return pd.read_parquet(workdir / "results" / experiment / "history.parquet")
 
 
+@pytest.mark.e2e
 def test_a_search_with_children_over_max_params_finishes_and_counts_them_as_failed(tmp_path):
     # TINY's 4 architectures have 246, 434, 438 and 770 parameters: the two with 8 filters in
     # the second layer are over 437.
@@ -217,6 +217,7 @@ def training_process(workdir: Path, warm: str, timeout: float = 300) -> tuple[in
 
 
 @pytest.mark.parametrize("warm", ["1", "0"], ids=["warm-start", "fresh-process"])
+@pytest.mark.e2e
 def test_a_child_killed_mid_training_is_recorded_as_failed_and_the_search_finishes(tmp_path, warm):
     workdir = make_workdir(tmp_path / "run", SLEEPY)
     search = start_search(workdir, warm)
@@ -237,6 +238,7 @@ def test_a_child_killed_mid_training_is_recorded_as_failed_and_the_search_finish
     assert json.loads((results / "final" / "best.json").read_text())["status"] == "ok"
 
 
+@pytest.mark.e2e
 def test_a_search_interrupted_with_ctrl_c_records_no_child_as_failed_and_resumes(tmp_path):
     workdir = make_workdir(tmp_path / "run", SLEEPY)
     search = start_search(workdir, "1")

@@ -1,7 +1,6 @@
 """Image data modules: a fake CIFAR-10 written in the official format, digits, augmentation."""
 
 import pickle
-import struct
 from types import SimpleNamespace
 
 import numpy as np
@@ -12,41 +11,9 @@ from nasrl.data import (DATASET_KINDS, Cifar10DataModule, DataError, DigitsDataM
                         crop_and_flip, make_datamodule)
 from nasrl.data.cifar10 import read_cifar_batch
 from nasrl.data.images import channel_stats
+from data_helpers import fake_images, write_official_batch
 
 PER_BATCH, N_TEST = 6, 4  # 5 x 6 = 30 training images
-
-
-class _Py2Pickler(pickle._Pickler):
-    """Writes bytes as Python 2 ``str`` (BINSTRING), as the 2009 cPickle-written batches do."""
-
-    dispatch = pickle._Pickler.dispatch.copy()
-
-    def _save_py2_str(self, obj):
-        if len(obj) < 256:
-            self.write(pickle.SHORT_BINSTRING + bytes([len(obj)]) + obj)
-        else:
-            self.write(pickle.BINSTRING + struct.pack("<i", len(obj)) + obj)
-        self.memoize(obj)
-
-    dispatch[bytes] = _save_py2_str
-
-
-def write_official_batch(path, data, labels):
-    """Pickle a batch like the originals: protocol 2, bytes keys, numpy 1.x module names."""
-    batch = {b"batch_label": b"fake batch", b"labels": [int(v) for v in labels], b"data": data,
-             b"filenames": [b"img_%d.png" % i for i in range(len(labels))]}
-    with path.open("wb") as f:
-        _Py2Pickler(f, protocol=2).dump(batch)
-    raw = path.read_bytes().replace(b"numpy._core.multiarray\n", b"numpy.core.multiarray\n")
-    path.write_bytes(raw)
-
-
-def fake_images(ids, offset=0):
-    """uint8 [N, 3072]; image i has pixel (0, 0, 0) = its id so splits can be traced."""
-    rng = np.random.default_rng(len(ids) + offset)
-    data = rng.integers(0, 200, size=(len(ids), 3072), dtype=np.uint8) + offset
-    data[:, 0] = ids
-    return data.astype(np.uint8)
 
 
 @pytest.fixture

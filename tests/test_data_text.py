@@ -8,11 +8,7 @@ import torch
 from nasrl.data import (DATASET_KINDS, EOS, UNK, BpttWindows, BuiltinTextDataModule, DataError, PtbDataModule,
                         TextDataModule, Vocabulary, batchify, make_datamodule)
 from nasrl.data.vocab import spell_chars, split_symbols
-
-# Mikolov's files start each line with a space and end it with " \n".
-TRAIN = [" the cat sat on the mat ", " a dog ran <unk> N times ", " the dog sat "] * 4
-VALID = [" the cat ran ", " a dog sat on N "]
-TEST = [" the mat sat on a cat "]
+from data_helpers import TEST, TRAIN, VALID
 
 
 @pytest.fixture

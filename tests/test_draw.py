@@ -157,6 +157,7 @@ def test_bad_input_is_one_clear_error_and_writes_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.e2e
 def test_the_workflow_draws_the_chosen_architecture(finished_tiny_search, tmp_path):
     """`snakemake` ends with final/best.svg: the diagram of final/best.json's architecture."""
     import json

@@ -17,7 +17,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from test_workflow import BIN, REPO, TINY, make_workdir
+from workflow_helpers import BIN, REPO, TINY, make_workdir
+
+# Every test here runs `dvc` (and through it `snakemake`).
+pytestmark = pytest.mark.e2e
 
 RESULTS = Path("results") / TINY["experiment"]
 ROUNDS, CHILDREN = TINY["search"]["rounds"], TINY["search"]["rounds"] * TINY["search"]["children_per_round"]

@@ -15,8 +15,8 @@ from nasrl.settings.child import child_key
 from nasrl.training.early_stopping import Reference, best_so_far, quantile, should_stop
 from nasrl.training.rewards import reward_from_curve
 
-from test_training import SMALL_CNN, read_curve
-from test_workflow import TINY, make_workdir, snakemake
+from training_helpers import SMALL_CNN, read_curve
+from workflow_helpers import TINY, make_workdir, snakemake
 
 
 def rule(**values):
@@ -181,6 +181,7 @@ def test_bad_stopping_settings_are_one_line_when_the_workflow_plans(stopping, me
     assert str(err.value) == message
 
 
+@pytest.mark.e2e
 def test_a_min_epochs_beyond_the_epochs_stops_snakemake_before_any_job(tmp_path):
     workdir = make_workdir(tmp_path / "run", TINY)
     done = snakemake(workdir, "--config", 'child={"epochs": 3, "early_stopping": {"enabled": true, "min_epochs": 3}}',
@@ -216,6 +217,7 @@ def stopping_search(tmp_path_factory):
     return workdir / "results" / "tiny"
 
 
+@pytest.mark.e2e
 def test_each_round_is_stopped_against_the_earlier_rounds_completed_children(stopping_search):
     history = pd.read_parquet(stopping_search / "history.parquet")
     for round_index in range(3):
@@ -229,6 +231,7 @@ def test_each_round_is_stopped_against_the_earlier_rounds_completed_children(sto
     assert reference_keys(stopping_search / "rounds" / "0000" / "reference.csv")[0] == []
 
 
+@pytest.mark.e2e
 def test_a_stopped_child_is_in_the_history_with_its_epochs(stopping_search):
     history = pd.read_parquet(stopping_search / "history.parquet")
     first = history[~history["repeat"]]

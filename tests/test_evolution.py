@@ -15,9 +15,8 @@ from nasrl.search.rounds import RoundPlan, ask_round, tell_round
 from nasrl.settings import SearchSettings
 from nasrl.spaces import build_space
 from nasrl.spaces.presets import preset_space
-from test_scaleout import (COMPARED, TABLE, killed_in_round_1_and_resumed, step_by_step, surrogate_config,
-                           workflow_history)
-from test_workflow import make_workdir
+from workflow_helpers import (COMPARED, TABLE, killed_in_round_1_and_resumed, make_workdir, step_by_step,
+                              surrogate_config, workflow_history)
 
 TABULAR = build_space({"type": "tabular", "key": "{a}{b}{c}{d}",
                        "decisions": [{"name": n, "choices": ["0", "1", "2"]} for n in "abcd"]})
@@ -174,6 +173,7 @@ def test_an_evolution_search_through_the_steps(tmp_path, monkeypatch):
     assert set(history["arch"].map(lambda a: "".join(json.loads(a)["decisions"].values()))) <= set(macro["arch"])
 
 
+@pytest.mark.e2e
 def test_a_killed_evolution_search_resumes_to_the_same_history(tmp_path, monkeypatch):
     """`strategy: evolution` end to end through `snakemake`: killed while round 1 trains, started
     again with the same command, it redoes no finished child and ends with the history of the

@@ -30,10 +30,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from test_scaleout import COMPARED, surrogate_config
-from test_workflow import BIN, make_workdir
+from workflow_helpers import BIN, COMPARED, make_workdir, surrogate_config
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 CONFIG = surrogate_config(rounds=3, m=3, replicas=1, staleness=0, seconds_column="flops",
                           seconds_per_unit=2e-8, seconds_jitter=0.5)

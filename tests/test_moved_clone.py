@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 
 from nasrl.tracking.relocate import rewrite_locations
-from test_scaleout import surrogate_config
-from test_workflow import make_workdir, snakemake
+from workflow_helpers import make_workdir, snakemake, surrogate_config
 
 CONFIG = surrogate_config(rounds=3, m=2, replicas=1, staleness=0)
 CONFIG["tracking"] = {"enabled": True}
@@ -33,6 +32,7 @@ def files_under(folder: Path) -> set[Path]:
     return {p.relative_to(folder) for p in folder.rglob("*") if p.is_file()}
 
 
+@pytest.mark.e2e
 def test_a_search_moved_mid_run_logs_into_the_moved_store(tmp_path):
     first = make_workdir(tmp_path / "first", CONFIG)
     process = snakemake(first, start_new_session=True)

@@ -16,7 +16,7 @@ from PIL import Image
 from nasrl.own_data import DataError, inspect, memory
 from nasrl.settings import ChildConfig, SearchSettings, child_key
 from nasrl.settings.plan_checks import check_plan
-from test_workflow import TINY, history, make_workdir, snakemake
+from workflow_helpers import TINY, history, make_workdir, snakemake
 
 CNN = TINY["search"]["space"]
 

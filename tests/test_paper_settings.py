@@ -22,7 +22,8 @@ from nasrl.spaces import Anchor
 from nasrl.spaces.presets import preset_space
 from nasrl.training.child import build_system, prepare_data
 from nasrl.training.rewards import reward_from_curve
-from test_data_images import fake_images, write_official_batch
+from data_helpers import fake_images, write_official_batch
+from search_helpers import PAPER_CONTROLLER
 
 TINY_CNN = {"space": "cnn", "max_pool_after": [], "layers": [
     {"filter_height": 3, "filter_width": 3, "stride_height": 1, "stride_width": 1, "num_filters": 4, "inputs": []}]}
@@ -32,12 +33,6 @@ TINY_CNN = {"space": "cnn", "max_pool_after": [], "layers": [
 
 
 REPO = Path(__file__).resolve().parents[1]
-# Sec. 3.2 and 4.1: REINFORCE with an EMA baseline, the 2 x 35 LSTM, none of the options the paper
-# does not use: search.controller's defaults, spelled out by config/controller-paper.yaml and by
-# each paper preset (with its learning rate), so that no change of a default reaches them.
-PAPER_CONTROLLER = {"baseline_decay": 0.95, "hidden_size": 35, "num_layers": 2, "init_range": 0.08,
-                    "entropy_weight": 0.0, "temperature": None, "tanh_constant": None, "grad_clip": None,
-                    "normalize_advantage": False, "ppo_epochs": 1, "ppo_clip": None, "unique_samples": "off"}
 
 
 def preset_controller(name: str) -> dict:

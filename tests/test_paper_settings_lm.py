@@ -23,8 +23,8 @@ from nasrl.settings.workflow import WorkflowConfig
 from nasrl.spaces.presets import preset_architecture
 from nasrl.training.child import build_system, model_args, train_child
 from nasrl.training.rewards import reward_from_curve
-from test_paper_settings import PAPER_CONTROLLER
-from test_training import SMALL_CNN, WRECKED_LAST_EPOCH, digits_config, validation_value
+from search_helpers import PAPER_CONTROLLER
+from training_helpers import SMALL_CNN, WRECKED_LAST_EPOCH, digits_config, validation_value
 
 REPO = Path(__file__).resolve().parents[1]
 PTB_WORDS = 10_000  # Mikolov's PTB vocabulary, <eos> included

@@ -9,11 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from nasrl.training.child import train_child
 from nasrl.training.progress import epoch_line, show_progress_bar
-from test_training import SMALL_CNN, digits_config
+from training_helpers import SMALL_CNN, digits_config
 
 BIN = Path(sys.executable).parent
 EPOCH_LINE = re.compile(r"^epoch (\d+)/3  lr \S+  train_loss \S+  train_acc \S+  val_loss \S+  val_acc (\S+)  (\d+\.\d\d) s$")
@@ -85,9 +86,10 @@ def read_all(fd: int) -> str:
     return b"".join(chunks).decode(errors="replace")
 
 
+@pytest.mark.e2e
 def test_a_failing_jobs_error_is_on_the_screen_not_only_in_its_log(tmp_path):
     """profiles/default sets show-failed-logs: the job's log is printed under Snakemake's error."""
-    from test_workflow import TINY, make_workdir, snakemake
+    from workflow_helpers import TINY, make_workdir, snakemake
 
     config = json.loads(json.dumps(TINY))
     config["child"].update(dataset="cifar10", data_dir=str(tmp_path / "no-cifar"))

@@ -7,23 +7,12 @@ from nasrl.spaces.presets import preset_space
 from nasrl.spaces import build_space
 from nasrl.search.registry import load_strategy, make_strategy, save_strategy
 from nasrl.settings import read_yaml
+from search_helpers import reward  # on the synthetic_space fixture (conftest.py)
 
-TARGET = "310204"
 CONFIG = Path(__file__).resolve().parents[1] / "config"
 # The paper's controller (every option not in the paper off, lr null: the paper's rate for the space)
 PAPER = read_yaml(CONFIG / "controller-paper.yaml")["search"]["controller"]
 SMALL_BUDGET = read_yaml(CONFIG / "controller-small-budget.yaml")["search"]["controller"]
-
-
-@pytest.fixture
-def synthetic_space():
-    """6 decisions x 5 choices; the test's reward is the fraction of positions matching TARGET."""
-    return build_space({"type": "tabular", "key": "".join(f"{{d{i}}}" for i in range(6)),
-                        "decisions": [{"name": f"d{i}", "choices": list("01234")} for i in range(6)]})
-
-
-def reward(space, arch):
-    return sum(a == b for a, b in zip(space.table_key(arch), TARGET)) / len(TARGET)
 
 
 def run(space, strategy, samples, m=4, seed=0, config=None):

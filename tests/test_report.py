@@ -10,7 +10,7 @@ import pytest
 
 from nasrl.pipeline.plots import depth_steps, top_k_unique
 from nasrl.pipeline.report_pages import final_grid_table
-from test_workflow import snakemake
+from workflow_helpers import snakemake
 
 
 def embedded_results(html: str) -> dict:
@@ -31,6 +31,7 @@ def report(finished_tiny_search, tmp_path_factory):
     return finished_tiny_search, out.read_text(encoding="utf-8")
 
 
+@pytest.mark.e2e
 def test_the_report_holds_the_search_figure_tables_diagram_and_metrics(report):
     workdir, html = report
     results = workdir / "results" / "tiny"
@@ -53,6 +54,7 @@ def test_the_report_holds_the_search_figure_tables_diagram_and_metrics(report):
     assert best["arch_key"] in metrics and f"{best['val']:.4g}" in metrics
 
 
+@pytest.mark.e2e
 def test_the_report_loads_nothing_from_outside(report):
     _, html = report
     for entry in embedded_results(html).values():
@@ -60,6 +62,7 @@ def test_the_report_loads_nothing_from_outside(report):
     assert not re.search(r"""<(script|link|img)[^>]+(src|href)\s*=\s*["']?(https?:)?//""", html, flags=re.I)
 
 
+@pytest.mark.e2e
 def test_the_final_grid_marks_the_one_tested_run(finished_tiny_search):
     results = finished_tiny_search / "results" / "tiny"
     grid = pd.read_csv(results / "final" / "grid.csv")

@@ -7,7 +7,7 @@ import torch
 
 from nasrl.search.registry import make_strategy
 from nasrl.search.rounds import RoundPlan, ask_round, tell_round
-from test_reinforce import reward, synthetic_space  # noqa: F401 (a fixture): 6 decisions x 5 choices
+from search_helpers import reward  # on the synthetic_space fixture (conftest.py): 6 decisions x 5 choices
 
 
 @pytest.fixture

@@ -2,87 +2,19 @@
 `snakemake`, with surrogate children (rewards from the shipped NAS-Bench-Macro table)."""
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-from nasrl.pipeline.collect import collect_rewards, read_sampled
-from nasrl.pipeline.rounds import init_controller, sample_round, update_controller
+from nasrl.pipeline.rounds import init_controller, sample_round
 from nasrl.settings import SearchSettings
 from nasrl.settings import ChildConfig
-from nasrl.training.surrogate import SurrogateTable, train_surrogate
-from test_workflow import make_workdir, snakemake
-
-REPO = Path(__file__).resolve().parents[1]
-TABLE = REPO / "benchmarks" / "data" / "nas-bench-macro-cifar10.csv"
-SURROGATE = {"table": str(TABLE), "key_column": "arch", "key_template": "{l0}{l1}{l2}{l3}{l4}{l5}{l6}{l7}",
-             "reward_column": "test_acc_seed0"}
-COMPARED = ["round", "index", "replica", "controller", "key", "arch", "status", "reward", "repeat"]
-
-
-def surrogate_config(rounds, m, replicas, staleness, **surrogate):
-    return {
-        "experiment": "scale",
-        "search": {"space": "nas_bench_macro", "strategy": "reinforce", "seed": 7, "rounds": rounds,
-                   "children_per_round": m, "replicas": replicas, "staleness": staleness,
-                   "controller": {"lr": 0.05}},
-        "child": {"seed": 0, "surrogate": {**SURROGATE, **surrogate}},
-        "final": {"top_k": 1, "grid": {"lr": [0.1]}},
-        "tracking": {"enabled": False},
-    }
-
-
-def step_by_step(config, root: Path, monkeypatch) -> pd.DataFrame:
-    """The same search through the pipeline's functions called in order, with no Snakemake:
-    the reference a workflow run must equal (surrogate durations skipped: rewards only)."""
-    monkeypatch.setattr("nasrl.training.surrogate.time.sleep", lambda seconds: None)
-    search = SearchSettings.from_dict(config["search"])
-    child = ChildConfig.from_dict(config["child"])
-    s = search.staleness
-    controller = lambda r: root / f"c{r}.pt"  # noqa: E731
-    init_controller(search, controller(0))
-    tables = []
-    for r in range(search.rounds):
-        sampler = controller(max(0, r - s))
-        sample_round(search, child, sampler, r, root / f"r{r}")
-        for row in read_sampled(root / f"r{r}"):
-            if not (root / "children" / row["key"] / "metrics.json").exists():
-                train_surrogate(row["arch"], child, root / "children" / row["key"])
-        tables.append(collect_rewards(root / f"r{r}", root / "children", "reinforce", root / f"r{r}.parquet"))
-        update_controller(search, controller(r), root / f"r{r}.parquet", controller(r + 1), root / f"s{r}.json",
-                          sampler=sampler)
-    history = pd.concat(tables, ignore_index=True)
-    history["repeat"] = history.duplicated("key")
-    return history
-
-
-def workflow_history(workdir: Path) -> pd.DataFrame:
-    return pd.read_parquet(workdir / "results" / "scale" / "history.parquet")
-
-
-def killed_in_round_1_and_resumed(workdir: Path, cores: int) -> Path:
-    """SIGKILL the whole run once round 1's rewards exist, then the same command again: no
-    child finished before the kill is trained again."""
-    results = workdir / "results" / "scale"
-    process = snakemake(workdir, "--cores", str(cores), start_new_session=True)
-    deadline = time.time() + 300
-    while time.time() < deadline and not (results / "rounds" / "0001" / "rewards.parquet").exists():
-        time.sleep(0.1)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    done_before = {p: p.stat().st_mtime_ns for p in (results / "children").glob("*/metrics.json")}
-    assert done_before and not (results / "history.parquet").exists()
-    snakemake(workdir, "--cores", str(cores))
-    for path, mtime in done_before.items():
-        assert path.stat().st_mtime_ns == mtime, f"{path.parent.name} was trained again"
-    return workdir
+from nasrl.training.surrogate import SurrogateTable
+from workflow_helpers import (COMPARED, SURROGATE, TABLE, killed_in_round_1_and_resumed, make_workdir, snakemake,
+                              step_by_step, surrogate_config, workflow_history)
 
 
 def test_stale_replica_rounds_through_the_steps(tmp_path, monkeypatch):
@@ -136,6 +68,7 @@ def test_a_bad_surrogate_table_is_one_error_naming_what_is_wrong(tmp_path, surro
     assert not (tmp_path / "r0").exists()  # nothing sampled, no child can start
 
 
+@pytest.mark.e2e
 def test_a_paper_shaped_surrogate_search_runs_through_snakemake(tmp_path, monkeypatch):
     """400 children: 5 rounds of K = 10 replicas x m = 8, staleness 1; the workflow's history is
     the step-by-step reference's, row for row."""
@@ -154,6 +87,7 @@ def test_a_paper_shaped_surrogate_search_runs_through_snakemake(tmp_path, monkey
     assert set(best["test"]) == {"surrogate_test_acc_seed0"}
 
 
+@pytest.mark.e2e
 def test_a_killed_stale_search_resumes_to_the_same_history(tmp_path, monkeypatch):
     """SIGKILL while rounds overlap (s = 2), then the same command: nothing finished is redone
     and the history equals the reference."""
@@ -164,6 +98,7 @@ def test_a_killed_stale_search_resumes_to_the_same_history(tmp_path, monkeypatch
     pd.testing.assert_frame_equal(workflow_history(workdir)[COMPARED], reference[COMPARED])
 
 
+@pytest.mark.e2e
 def test_changing_replicas_or_staleness_keeps_every_trained_child(tmp_path):
     """Children are keyed by content, not by the search's shape: a search continued in the same
     folder with other K and s retrains nothing it already has."""

@@ -2,7 +2,7 @@
 log, and `nasrl track sync` then logs exactly the missing runs.
 
 A real `mlflow server` on 127.0.0.1 is stopped once round 1 is logged, and started again on
-the same port and store after the search. The search is a surrogate one (tests/test_scaleout.py):
+the same port and store after the search. The search is a surrogate one (tests/workflow_helpers.py):
 every step is a real workflow job, a child costs a fraction of a second.
 """
 
@@ -16,9 +16,12 @@ import urllib.request
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
-from test_scaleout import surrogate_config
-from test_workflow import BIN, make_workdir
+from workflow_helpers import BIN, make_workdir, surrogate_config
+
+# The one test runs `snakemake` and `mlflow server`.
+pytestmark = pytest.mark.e2e
 
 ROUNDS = 4
 

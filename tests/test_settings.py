@@ -133,10 +133,11 @@ def test_the_workflow_config_gets_its_defaults_and_runtime_settings_a_file_of_th
     assert other["child"] == files["child"] and other["runtime"] != files["runtime"]
 
 
+@pytest.mark.e2e
 def test_changing_where_children_run_rewrites_only_the_runtime_settings(tmp_path):
     """Through `snakemake`: only the settings files are built (seconds), and the rules that train
     take the runtime file as an ancient() input, so their children are not out of date."""
-    from test_workflow import make_workdir, snakemake
+    from workflow_helpers import make_workdir, snakemake
 
     workdir = make_workdir(tmp_path / "run", tiny_config(threads=1))
     settings = workdir / "results" / "tiny" / "settings"
@@ -260,9 +261,10 @@ def test_the_closed_sets_agree_with_the_data_modules_the_training_code_and_light
     assert set(typing.get_args(typing.get_args(choices.Precision)[0])) == lightning
 
 
+@pytest.mark.e2e
 def test_nested_numbers_and_nulls_work_through_snakemake_config(tmp_path):
     """`snakemake --config 'search={"rounds": 3}'` (only the settings files are built: seconds)."""
-    from test_workflow import make_workdir, snakemake
+    from workflow_helpers import make_workdir, snakemake
 
     workdir = make_workdir(tmp_path / "run", tiny_config(threads=1, precision="bf16-mixed"))
     settings = workdir / "results" / "tiny" / "settings"
@@ -275,8 +277,9 @@ def test_nested_numbers_and_nulls_work_through_snakemake_config(tmp_path):
     assert child["precision"] is None and child["epochs"] == 1 and runtime["threads"] == 2
 
 
+@pytest.mark.e2e
 def test_a_bad_value_stops_snakemake_in_at_most_three_lines(tmp_path):
-    from test_workflow import make_workdir, snakemake
+    from workflow_helpers import make_workdir, snakemake
 
     workdir = make_workdir(tmp_path / "run", tiny_config())
     done = snakemake(workdir, "--dry-run", "--config", 'child={"dataset": "mnist"}', check=False)

@@ -31,10 +31,10 @@ import pytest
 import yaml
 
 from slurm.cluster import Cluster, ClusterUnavailable, profile_partition
-from test_scaleout import COMPARED, step_by_step, surrogate_config, workflow_history
-from test_workflow import BIN, DETERMINISTIC, REPO, TINY, history, make_workdir
+from workflow_helpers import (BIN, COMPARED, DETERMINISTIC, REPO, TINY, history, make_workdir, step_by_step,
+                              surrogate_config, workflow_history)
 
-pytestmark = pytest.mark.slurm
+pytestmark = [pytest.mark.slurm, pytest.mark.e2e]
 
 SEARCH = copy.deepcopy(TINY)
 SEARCH["search"]["children_per_round"] = 2

@@ -490,6 +490,7 @@ def as_dict(entries: list[dict] | None) -> dict:
     return {e["key"]: e["value"] for e in entries or []}
 
 
+@pytest.mark.e2e
 def test_the_run_tree_of_a_search_through_the_rest_api(server, finished_tiny_search):
     results = finished_tiny_search / "results" / "tiny"
     history = pd.read_parquet(results / "history.parquet")
@@ -579,6 +580,7 @@ def test_the_run_tree_of_a_search_through_the_rest_api(server, finished_tiny_sea
     assert as_dict(experiment["tags"])["mlflow.experimentKind"] == "custom_model_development"
 
 
+@pytest.mark.e2e
 def test_sync_rebuilds_the_same_tree_in_a_new_store(finished_tiny_search, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(finished_tiny_search / "results", copy / "results")
@@ -595,8 +597,9 @@ def test_sync_rebuilds_the_same_tree_in_a_new_store(finished_tiny_search, tmp_pa
     assert sync(results) == []
 
 
+@pytest.mark.e2e
 def test_the_workflow_logs_where_the_config_says(tmp_path):
-    from test_workflow import TINY, make_workdir, snakemake
+    from workflow_helpers import TINY, make_workdir, snakemake
 
     config = {**TINY, "tracking": {"uri": "sqlite:///store/runs.db", "registered_model": "digits-best"}}
     workdir = make_workdir(tmp_path / "run", config)

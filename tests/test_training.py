@@ -1,4 +1,3 @@
-import csv
 import json
 import math
 
@@ -11,22 +10,7 @@ from nasrl.spaces.presets import preset_architecture
 from nasrl.training.child import train_child
 from nasrl.settings import ChildConfig, load_child_config
 from nasrl.training.rewards import RewardConfig, reward_from_curve
-
-SMALL_CNN = {"space": "cnn", "max_pool_after": [], "layers": [
-    {"filter_height": 3, "filter_width": 3, "stride_height": 1, "stride_width": 1, "num_filters": 8, "inputs": []},
-    {"filter_height": 3, "filter_width": 1, "stride_height": 2, "stride_width": 2, "num_filters": 8, "inputs": [0]},
-    {"filter_height": 1, "filter_width": 3, "stride_height": 1, "stride_width": 1, "num_filters": 8, "inputs": [0, 1]},
-]}
-
-
-def digits_config(**overrides):
-    values = {"dataset": "digits", "epochs": 2, "batch_size": 64, "threads": 1, **overrides}
-    return ChildConfig.from_dict(values)
-
-
-def read_curve(path):
-    with open(path, newline="") as f:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+from training_helpers import SMALL_CNN, WRECKED_LAST_EPOCH, digits_config, read_curve, validation_value
 
 
 def test_rewards_follow_the_paper():
@@ -129,24 +113,6 @@ def test_config_errors_name_the_key(tmp_path):
         load_child_config(path)
 
 
-# Epochs 1-2 at lr 0.1, then the learning rate x30 ruins epoch 3 (clipped, so it stays finite):
-# validation accuracy 0.24, 0.26, 0.09, so the best epoch is not the last.
-WRECKED_LAST_EPOCH = {"epochs": 3, "lr_decay_at": [0.67], "lr_decay_factor": 30.0, "grad_clip": 1.0}
-
-
-def validation_value(model_dir):
-    """The validation metric of a saved model.pt, evaluated again."""
-    import pytorch_lightning as pl
-
-    from nasrl.training.child import load_trained, quiet_lightning
-
-    system, datamodule, _ = load_trained(model_dir)
-    quiet_lightning()
-    pl.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False).validate(
-        system, datamodule=datamodule, verbose=False)
-    return system.meters["val"].compute()[1]
-
-
 def test_a_child_keeps_the_weights_of_its_best_validation_epoch(tmp_path):
     metrics = train_child(SMALL_CNN, digits_config(**WRECKED_LAST_EPOCH), tmp_path)
     curve = [row["val_acc"] for row in read_curve(tmp_path / "curve.csv")]
@@ -228,7 +194,7 @@ def test_the_language_model_optimizer_follows_the_setting():
 
 
 def test_bits_per_character_on_files_in_the_official_ptb_char_format(tmp_path):
-    from test_data_text import TEST, TRAIN, VALID
+    from data_helpers import TEST, TRAIN, VALID
 
     for split, lines in (("train", TRAIN), ("valid", VALID), ("test", TEST)):  # " t h e _ c a t " lines
         chars = [" " + " ".join("_".join(line.split())) + " " for line in lines]

@@ -6,66 +6,23 @@ config/) with a 2-round x 3-child config: about a minute on 2 CPU cores per run.
 
 import json
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-BIN = str(Path(sys.executable).parent)
+from workflow_helpers import BIN, DETERMINISTIC, REPO, TINY, history, make_workdir, snakemake
 
-# 4 possible architectures (2 layers x 2 filter counts), 6 samples: repeats are certain.
-TINY = {
-    "experiment": "tiny",
-    "search": {
-        "space": {"type": "cnn", "filter_heights": [3], "filter_widths": [3], "strides": [1], "num_filters": [4, 8],
-                  "depth": {"start": 2, "step": 0, "every": 1, "max": 2}},
-        "strategy": "reinforce", "seed": 3, "rounds": 2, "children_per_round": 3, "controller": {"lr": 0.01},
-    },
-    "child": {"dataset": "digits", "epochs": 1, "batch_size": 64, "threads": 1, "limit_train_batches": 2},
-    "final": {"top_k": 1, "epochs": 1, "grid": {"lr": [0.1]}},
-}
-DETERMINISTIC = ["round", "index", "key", "arch_key", "arch", "strategy", "status", "reward", "metric", "val", "params",
-                 "repeat"]
-
-
-def make_workdir(path: Path, config: dict) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    shutil.copy(REPO / "Snakefile", path)
-    for folder in ("workflow", "profiles"):
-        shutil.copytree(REPO / folder, path / folder)
-    (path / "config").mkdir()
-    (path / "config" / "config.yaml").write_text(yaml.safe_dump(config))
-    return path
-
-
-def snakemake(workdir: Path, *args: str, check: bool = True, **popen) -> subprocess.CompletedProcess:
-    # The searches log to the MLflow store in their own folder, whatever the caller's shell sets.
-    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
-    env["PATH"] = f"{BIN}{os.pathsep}{os.environ['PATH']}"
-    cmd = [f"{BIN}/snakemake", "--cores", "2", *args]
-    if popen:
-        return subprocess.Popen(cmd, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **popen)
-    done = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True)
-    if check and done.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    return done
+# Every test here runs `snakemake`.
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
 def finished(finished_tiny_search):
     """One uninterrupted tiny search (shared with the tracking tests: see conftest.py)."""
     return finished_tiny_search
-
-
-def history(workdir: Path) -> pd.DataFrame:
-    return pd.read_parquet(workdir / "results" / "tiny" / "history.parquet")
 
 
 def test_a_tiny_search_runs_end_to_end(finished):

@@ -13,11 +13,12 @@ import pytest
 import yaml
 
 from nasrl.spaces.presets import preset_architecture
-from test_workflow import REPO, make_workdir, snakemake
+from workflow_helpers import REPO, make_workdir, snakemake
 
 PRESET = REPO / "config" / "ptb-char-transfer.yaml"
 
 
+@pytest.mark.e2e
 def test_the_char_transfer_preset_plans_the_final_run_alone(tmp_path):
     workdir = make_workdir(tmp_path / "plan", yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
     shutil.copy(PRESET, workdir / "config" / PRESET.name)
@@ -38,6 +39,7 @@ def tiny_transfer() -> dict:
     return config
 
 
+@pytest.mark.e2e
 def test_a_tiny_char_transfer_runs_end_to_end_and_reports_bits_per_character(tmp_path):
     config = tiny_transfer()
     assert config["final"]["architectures"] == ["rnn_nas_cell"] and config["child"]["language_model"]["optimizer"] == "adam"
