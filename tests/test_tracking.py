@@ -186,7 +186,12 @@ def test_eight_children_logging_at_once_lose_nothing(tmp_path):
     keys = [key(i) for i in range(8)]
     for k in keys:
         write_child(search.results_dir / "children", k)
-    ctx = multiprocessing.get_context("spawn")
+    # Eight processes, each with its own client and SQLite connections, forked from a server that
+    # has imported the MLflow client once: eight fresh interpreters importing it at once took
+    # 18 s on 2 cores, most of this test's time.
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([__name__, "mlflow.store.tracking.sqlalchemy_store",
+                                "mlflow.store.model_registry.sqlalchemy_store"])
     barrier = ctx.Barrier(len(keys))
     workers = [ctx.Process(target=_log_in_process, args=(str(search.state_file), k, barrier)) for k in keys]
     for w in workers:
@@ -206,15 +211,18 @@ def test_eight_children_logging_at_once_lose_nothing(tmp_path):
 
 # ----- a busy or unreachable store ---------------------------------------------------------------
 
-def hold_write_lock(db: Path, seconds: float) -> threading.Thread:
-    """Another writer holding SQLite's write lock for ``seconds``."""
+def hold_write_lock(db: Path, seconds: float, release: threading.Event | None = None) -> threading.Thread:
+    """Another writer holding SQLite's write lock for ``seconds``, or until ``release`` is set."""
     locked = threading.Event()
 
     def hold():
         con = sqlite3.connect(db, isolation_level=None)
         con.execute("BEGIN EXCLUSIVE")
         locked.set()
-        time.sleep(seconds)
+        if release is None:
+            time.sleep(seconds)
+        else:
+            release.wait(seconds)
         con.execute("COMMIT")
         con.close()
 
@@ -259,10 +267,13 @@ def test_a_store_locked_during_a_rounds_update_fails_the_log_not_the_job_and_syn
     before = [(f / "metrics.json").read_bytes() for f in folders]
     monkeypatch.setattr(store, "BUSY_RETRY_SECONDS", 0.5)
     capsys.readouterr()
-    holder = hold_write_lock(tmp_path / "mlflow.db", 24.0)  # MLflow's own SQLite busy timeout is 20 s
+    # Held until the update has given up (MLflow's own SQLite busy timeout is 20 s), 24 s at most.
+    release = threading.Event()
+    holder = hold_write_lock(tmp_path / "mlflow.db", 24.0, release)
     try:
         logged = round_finished(search.state_file, 0, rewards, {"baseline": 0.5})
     finally:
+        release.set()
         holder.join()
     message = capsys.readouterr().err
     assert not logged
