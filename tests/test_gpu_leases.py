@@ -46,7 +46,10 @@ def lease_env(tmp_path, monkeypatch):
     monkeypatch.setenv("TMPDIR", str(tmp))
     monkeypatch.setattr(tempfile, "tempdir", str(tmp))
     monkeypatch.delenv("SLURM_JOB_ID", raising=False)
-    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    # Set, then removed: monkeypatch then restores the variable as it was, even after a lease
+    # taken in this process has set it; the lease itself is dropped below.
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(Path(gpu_lease.__file__).parents[2]),
                                                                      os.environ.get("PYTHONPATH")])))
     yield tmp
@@ -185,3 +188,14 @@ def test_children_sharing_a_gpu_are_each_allowed_their_share_of_its_memory(monke
     monkeypatch.setattr(torch.cuda, "get_device_properties", lambda _: SimpleNamespace(total_memory=80 * 2**30))
     assert device_memory_bytes("gpu") == 80 * 2**30
     assert device_memory_bytes("gpu", per_gpu=4) == 20 * 2**30
+
+
+def test_auto_takes_no_lease_with_a_torch_built_without_cuda(lease_env, monkeypatch):
+    """A CPU-only torch trains on the CPU under accelerator auto, whatever CUDA_VISIBLE_DEVICES
+    lists: a lease would only make its children wait for each other."""
+    monkeypatch.setattr(gpu_lease, "cuda_build", lambda: False)
+    environ = {"CUDA_VISIBLE_DEVICES": "0,1"}
+    assert gpu_lease.lease_gpu("auto", 1, environ=environ) is None
+    assert environ == {"CUDA_VISIBLE_DEVICES": "0,1"}
+    monkeypatch.setattr(gpu_lease, "cuda_build", lambda: True)
+    assert gpu_lease.lease_gpu("auto", 1, environ=environ).device == "0"

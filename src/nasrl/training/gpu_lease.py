@@ -109,6 +109,13 @@ def _listed_gpus() -> list[str]:
     return [str(i) for i in range(max(count, 0))]
 
 
+def cuda_build() -> bool:
+    """Whether the installed torch was built with CUDA (importing it initialises no device)."""
+    import torch
+
+    return torch.version.cuda is not None
+
+
 def wants_lease(accelerator: str, environ: os._Environ | dict[str, str] = os.environ) -> bool:
     """Whether a child with this accelerator setting leases a GPU here (not under SLURM)."""
     return accelerator in GPU_ACCELERATORS and not environ.get("SLURM_JOB_ID")
@@ -155,6 +162,8 @@ def lease_gpu(accelerator: str, per_gpu: int, environ: os._Environ | dict[str, s
         return _held
     if not wants_lease(accelerator, environ):
         return None
+    if accelerator == "auto" and not cuda_build():
+        return None  # "auto" on a CPU-only torch trains on the CPU whatever CUDA_VISIBLE_DEVICES says
     ids = gpu_ids(environ)
     if not ids:
         return None
