@@ -85,8 +85,33 @@ def client(uri: str):
     """
     from mlflow import MlflowClient
 
+    create_store(uri)
     open_store(uri)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def create_store(uri: str) -> None:
+    """Create a new SQLite store whole or not at all: MLflow builds its schema in a file of its
+    own beside the store's path (dozens of migrations, not one transaction), and the finished
+    file is then linked into place. A process killed while creating the store (the first job of
+    a search) leaves that file, never a half-migrated store at the path; of two processes
+    creating one at once, the first link wins and the other's file is dropped."""
+    path = sqlite_file(uri)
+    if path is None or path.exists():
+        return
+    from mlflow.tracking._tracking_service.utils import _get_sqlalchemy_store
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    building = path.with_name(f".{path.name}.{os.getpid()}.new")
+    building.unlink(missing_ok=True)  # left by a killed process of the same pid
+    store = _get_sqlalchemy_store(f"sqlite:///{building}", None)  # migrates to MLflow's head revision
+    store.engine.dispose()
+    try:
+        os.link(building, path)  # fails if another process's store got there first: keep that one
+    except FileExistsError:
+        pass
+    finally:
+        building.unlink(missing_ok=True)
 
 
 class StoreError(ValueError):
