@@ -57,9 +57,9 @@ rule init_controller:
         "nasrl init-controller --search {input.search} --out {output} > {log} 2>&1"
 
 
-# The data and tracking steps come first: a job that finishes while Snakemake re-plans after a
-# checkpoint can end the run early with exit status 0 (snakemake/snakemake#823), so nothing
-# runs alongside a round's sampling.
+# The data and tracking steps and every settings file come first: a job that finishes while
+# Snakemake re-plans after a checkpoint can end the run early with exit status 0
+# (snakemake/snakemake#823), so nothing runs alongside a round's sampling.
 checkpoint sample_architectures:
     input:
         controller=sampling_controller,
@@ -67,6 +67,7 @@ checkpoint sample_architectures:
         child=str(LAYOUT.settings("child")),
         data=str(LAYOUT.data_summary),
         tracking=ancient(TRACKING_STATE),
+        settings=[ancient(str(LAYOUT.settings(section))) for section in SETTINGS_FILES],
     output:
         samples=directory(str(LAYOUT.samples("{round}"))),
     log:
