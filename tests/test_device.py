@@ -53,9 +53,9 @@ def test_a_given_precision_is_kept(monkeypatch):
 
 
 def system_for(config: ChildConfig):
-    from nasrl.training.child import build_system, prepare_data
+    from nasrl.training.child import build_system, child_datamodule
 
-    datamodule = prepare_data(ARCH, config)
+    datamodule = child_datamodule(ARCH, config)
     return build_system(ARCH, config, datamodule), datamodule
 
 

@@ -152,7 +152,7 @@ def test_bad_input_is_one_clear_error_and_writes_nothing(tmp_path):
     arch["layers"][3]["inputs"] = [5]
     with pytest.raises(ArchitectureError, match=r"layers\[3\]\.inputs: layer 3 can only read earlier layers"):
         draw_architecture(arch, tmp_path / "fig.svg")
-    with pytest.raises(ArchitectureError, match="'tabular' names a row of a results table"):
+    with pytest.raises(ArchitectureError, match="'tabular' is a row of a results table .* no network to train or draw"):
         architecture_graph({"space": "tabular", "decisions": {"l0": "1"}})
     assert list(tmp_path.iterdir()) == []
 

@@ -1,6 +1,7 @@
 """The package's layers, read from its source: no import circle and no arrow upwards.
 
-Layers, bottom up: architecture, io, layout, data_kinds, private_folder -> spaces, data -> settings -> search, models, draw ->
+Layers, bottom up: errors -> space_kinds -> architecture, io, layout, data_kinds, private_folder -> spaces, data -> settings ->
+search, models, draw ->
 training -> tracking -> pipeline -> commands -> cli -> warm (the launcher). The search never sees a network or a tracking call; models and
 data never log; tracking never imports training (it rebuilds a model from model.pt alone).
 Imports inside functions count too: a lazy import is still a dependency.
@@ -14,7 +15,13 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "nasrl"
 
 # What each part may not import (besides itself).
+EVERY_PART = {"errors", "space_kinds", "architecture", "io", "layout", "data_kinds", "private_folder", "own_data", "spaces",
+              "data", "settings", "search", "models", "draw", "training", "tracking", "pipeline", "commands", "cli"}
 FORBIDDEN = {
+    # the package's errors: below everything
+    "errors": EVERY_PART - {"errors"},
+    # the registry of space kinds: names its kinds' code as text, imported by the layer that uses it
+    "space_kinds": EVERY_PART - {"errors", "space_kinds"},
     "architecture": {"io", "layout", "spaces", "data", "settings", "search", "models", "training", "tracking",
                      "pipeline", "cli"},
     "io": {"layout", "spaces", "data", "settings", "search", "models", "training", "tracking", "pipeline", "cli"},

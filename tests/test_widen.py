@@ -6,7 +6,7 @@ import pytest
 
 from nasrl.architecture import ArchitectureError
 from nasrl.cli import main
-from nasrl.commands.widen import widen_cnn
+from nasrl.spaces.cnn import widen
 from nasrl.models.describe import describe
 from nasrl.spaces.presets import preset_architecture, resolve_space
 
@@ -14,7 +14,7 @@ from nasrl.spaces.presets import preset_architecture, resolve_space
 def test_widening_the_v3_reference_by_40_gives_the_plus40_reference_and_fits_the_plus40_space():
     narrow, _ = preset_architecture("cnn_v3_reference")
     plus40, _ = preset_architecture("cnn_v3_reference_plus40")
-    wide = widen_cnn(narrow, 40)
+    wide = widen(narrow, 40)
     assert wide == plus40
     assert resolve_space("cnn_v3_plus40").validate(wide) == wide
     assert describe(wide)["params"] == 35_710_010  # docs/paper.md Sec. 2.5 (Table 1: 37.4M)
@@ -38,4 +38,4 @@ def test_widen_command_writes_the_architecture_of_a_preset_or_a_file(tmp_path, c
 def test_widen_rejects_a_cell_or_a_non_positive_width(arch, filters, message):
     source, _ = preset_architecture(arch)
     with pytest.raises(ArchitectureError, match=message):
-        widen_cnn(source, filters)
+        widen(source, filters)

@@ -13,11 +13,9 @@ import math
 from pathlib import Path
 from typing import Any
 
+from nasrl.errors import ArchitectureError  # noqa: F401  (raised here and imported from here by the spaces)
+
 KEY_LENGTH = 16  # hex digits of sha256: 64 bits, ample for the 10^4-10^5 children of a search
-
-
-class ArchitectureError(ValueError):
-    """An architecture (or search-space spec) is malformed or lies outside its space."""
 
 
 def canonical_json(value: Any) -> str:

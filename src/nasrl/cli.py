@@ -23,6 +23,7 @@ import textwrap
 from pathlib import Path
 
 from nasrl.architecture import ArchitectureError, canonical_json, content_key
+from nasrl.space_kinds import KINDS
 
 BENCH_EPILOG = """\
 Each strategy runs --repeats times (seeds S, S+1, ...) for --budget samples, or with
@@ -64,7 +65,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
     torch.set_num_threads(1)  # the controller is tiny: extra threads only add synchronisation
 
     space = resolve_space(args.space, default_type="tabular")
-    if space.type != "tabular":
+    if KINDS[space.type].trainable:  # bench looks each child up in a table: a space of table rows
         raise ArchitectureError(f"{args.space}: bench needs a tabular space, got type {space.type!r}")
     table = ResultsTable(args.table, args.key_column, args.reward_column, args.report_column, args.reward_transform)
     config = {"lr": args.lr, "baseline_decay": args.baseline_decay, "entropy_weight": args.entropy_weight}
@@ -130,10 +131,10 @@ def cmd_draw(args: argparse.Namespace) -> None:
 
 
 def cmd_widen(args: argparse.Namespace) -> None:
-    from nasrl.commands.widen import widen_cnn
+    from nasrl.spaces.cnn import widen
     from nasrl.io import write_json
 
-    wide = widen_cnn(_arch(args.arch).arch, args.filters)
+    wide = widen(_arch(args.arch).arch, args.filters)
     write_json(args.out, wide)
     print(f"{args.out}: {len(wide['layers'])} conv layers, {args.filters} more filters each; retrain it with "
           f"final.architectures in a space with extra_filters raised by {args.filters} (cnn_v3 -> cnn_v3_plus40)")
@@ -167,7 +168,7 @@ def cmd_train_child(args: argparse.Namespace) -> None:
         lease_gpu(config.accelerator, config.per_gpu)
         from nasrl.training.child import train_child
 
-        metrics = train_child(arch, config, args.out, evaluate_test=args.test, reference=args.reference)
+        metrics = train_child(arch, config, args.out, test=args.test, reference=args.reference)
     print(json.dumps({k: metrics[k] for k in ("status", "reward", "best_val", "epochs", "seconds", "error")}))
 
 

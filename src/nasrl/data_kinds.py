@@ -2,10 +2,13 @@
 
 The settings check a config against it at plan time, the data modules are looked up by its
 names and the training code matches a space to its data with it. It imports nothing, so the
-settings layer can use it without importing ``nasrl.data`` (torch, Lightning) above it.
+settings layer can use it without importing ``nasrl.data`` (torch, Lightning) above it. What
+each space kind reads comes from ``nasrl.space_kinds``.
 """
 
 from __future__ import annotations
+
+from nasrl.space_kinds import SPACE_DATA_KINDS  # noqa: F401  (the data each trainable space kind reads, beside the datasets')
 
 # The datasets nasrl.data loads (make_datamodule), and the kind of data each holds.
 DATASET_KINDS = {
@@ -17,9 +20,6 @@ DATASET_KINDS = {
     "pydoc_topics_char": "text",
 }
 
-# The data each trainable space's children read; the tabular space has no network: its
-# children are surrogates, looked up in a table.
-SPACE_DATA_KINDS = {"cnn": "image", "rnn_cell": "text"}
 
 # The kinds of data of one's own, by the ``type`` of a ``child.dataset`` mapping
 # (nasrl.own_data); a module's kind is read from its attributes when the run is planned.

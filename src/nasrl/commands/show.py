@@ -18,6 +18,7 @@ from nasrl.architecture import ArchitectureError, read_json
 from nasrl.io import read_metrics
 from nasrl.layout import ResultsLayout
 from nasrl.pipeline.collect import TRAINED
+from nasrl.spaces import SPACES
 
 TOP = 5  # best children listed
 
@@ -37,21 +38,15 @@ def children_table(layout: ResultsLayout) -> pd.DataFrame | None:
 def arch_summary(arch_json: str) -> str:
     """A few words about an architecture: its depth and filters, its cell, or its decisions."""
     arch = json.loads(arch_json)
-    if arch.get("space") == "cnn":
-        layers = arch["layers"]
-        skips = sum(len([j for j in layer["inputs"] if j != i - 1]) for i, layer in enumerate(layers))
-        return f"{len(layers)} layers, {sum(layer['num_filters'] for layer in layers)} filters, {skips} skips"
-    if arch.get("space") == "rnn_cell":
-        ops = "/".join(sorted({n["combination"] for n in arch["nodes"]}))
-        return f"base {arch['base']} cell ({ops}), inject {arch['cell_indices']['inject']}, " \
-               f"memory {arch['cell_indices']['new_memory']}"
-    decisions = arch.get("decisions")
-    return " ".join(f"{k}={v}" for k, v in decisions.items()) if isinstance(decisions, dict) else arch_json[:60]
+    space = SPACES.get(arch.get("space"))
+    return space.brief(arch) if space is not None else arch_json[:60]
 
 
 def depth_of(arch_json: str) -> int | None:
+    """The depth a space's schedule grows (CNNs, Sec. 4.1); None for a kind without one."""
     arch = json.loads(arch_json)
-    return len(arch["layers"]) if arch.get("space") == "cnn" else None
+    space = SPACES.get(arch.get("space"))
+    return space.grown_depth(arch) if space is not None else None
 
 
 def rounds_section(history: pd.DataFrame) -> pd.DataFrame:

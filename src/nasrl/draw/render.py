@@ -26,6 +26,7 @@ from matplotlib.textpath import TextPath  # noqa: E402
 from nasrl.io import atomic_path  # noqa: E402
 from nasrl.draw.arcs import LEFT, assign_sides, ports  # noqa: E402
 from nasrl.draw.graph import ArchitectureGraph, Node  # noqa: E402
+from nasrl.space_kinds import KINDS, load  # noqa: E402
 
 FORMATS = (".svg", ".png")
 FONT = 10  # points
@@ -222,7 +223,8 @@ def note_figure(text: str) -> Figure:
 
 
 def render(graph: ArchitectureGraph) -> Figure:
-    return draw_cnn(graph) if graph.space == "cnn" else draw_cell(graph)
+    """The figure of a graph, drawn as its space kind draws (nasrl.space_kinds: draw_cnn, draw_cell)."""
+    return load(KINDS[graph.space].figure)(graph)
 
 
 def check_suffix(path: str | Path) -> None:

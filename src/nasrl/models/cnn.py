@@ -89,6 +89,14 @@ class CnnChild(nn.Module):
             ``max_pool_after`` names a missing layer.
     """
 
+    @staticmethod
+    def tensor_specs(args: dict[str, Any], data: dict[str, Any]) -> tuple[tuple[str, tuple, str], ...]:
+        """(dtype, shape, name) of the input and the output, batch dimension free (-1): normalized
+        images [B, C, H, W] of the data's ``image_size`` (data.json) to class logits [B, classes]."""
+        size = data["image_size"]
+        return (("float32", (-1, args["in_channels"], size, size), "images"),
+                ("float32", (-1, args["num_classes"]), "logits"))
+
     def __init__(self, arch: dict[str, Any], in_channels: int = 3, num_classes: int = 10, bn_eps: float = 1e-5):
         super().__init__()
         layers = arch["layers"]

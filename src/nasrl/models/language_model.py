@@ -61,6 +61,12 @@ class CellLanguageModel(nn.Module):
             or an ``init_range`` that is not > 0.
     """
 
+    @staticmethod
+    def tensor_specs(args: dict[str, Any], data: dict[str, Any]) -> tuple[tuple[str, tuple, str], ...]:
+        """(dtype, shape, name) of the input and the output, batch and sequence dimensions free (-1):
+        word ids [B, T] to next-word logits [B, T, vocabulary]."""
+        return ("int64", (-1, -1), "tokens"), ("float32", (-1, -1, args["vocab_size"]), "logits")
+
     def __init__(self, arch: dict[str, Any], vocab_size: int, embedding_size: int, hidden_size: int,
                  num_layers: int = 2, dropout: float = 0.5, embedding_dropout: float = 0.1,
                  tie_weights: bool = False, recurrent_dropout: float = 0.0, init_range: float | None = None):

@@ -15,17 +15,13 @@ import torch
 from torch import nn
 
 from nasrl.io import atomic_path
+from nasrl.space_kinds import kind_of, load
 
 
 def build_model(arch: dict[str, Any], args: dict[str, Any]) -> nn.Module:
-    """The child network of ``arch`` (a CNN or a cell language model) with constructor ``args``."""
-    if arch["space"] == "cnn":
-        from nasrl.models.cnn import CnnChild
-
-        return CnnChild(arch, **args)
-    from nasrl.models.language_model import CellLanguageModel
-
-    return CellLanguageModel(arch, **args)
+    """The child network of ``arch`` (its space kind's network: a CNN, a cell language model) with
+    constructor ``args``."""
+    return load(kind_of(arch, trainable=True).network)(arch, **args)
 
 
 def save_model(path: str | Path, arch: dict[str, Any], args: dict[str, Any], model: nn.Module,

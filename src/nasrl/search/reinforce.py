@@ -44,12 +44,12 @@ import torch
 from nasrl.architecture import content_key
 from nasrl.search.controller import Controller, actions_to_rows, rows_to_actions
 from nasrl.settings.search import ReinforceConfig  # the ``search.controller`` section
+from nasrl.space_kinds import KINDS
 from nasrl.spaces import SearchSpace
 from nasrl.spaces.steps import Action, Step
 from nasrl.search.base import SearchStrategy, derived_seed
 
 
-PAPER_LR = {"cnn": 6e-4, "rnn_cell": 5e-4}  # controller Adam learning rates, Sec. 4.1 and 4.2
 UNIQUE_REDRAWS = 10  # unique_samples: redraws of a minibatch's repeats before repeats are kept
 # unique_samples search: each redraw draws at least this many candidates, as a policy near its mode
 # may put only a few percent of its mass on architectures not trained yet (cheap: one batched pass).
@@ -65,7 +65,7 @@ class ReinforceSearch(SearchStrategy):
         super().__init__(space, seed)
         self.config = ReinforceConfig.from_dict(config)
         if self.config.lr is None:
-            self.config.lr = PAPER_LR.get(space.type, PAPER_LR["cnn"])
+            self.config.lr = KINDS[space.type].controller_lr  # the paper's rate for the kind (Sec. 4.1, 4.2)
         c = self.config
         with torch.random.fork_rng(devices=[]):  # initial weights depend on the seed only
             torch.manual_seed(derived_seed("init", self.seed))

@@ -8,13 +8,12 @@ from typing import Any
 import yaml
 
 from nasrl.architecture import MAX_JSON_DEPTH, ArchitectureError, read_input
+from nasrl.space_kinds import KINDS, load
 from nasrl.spaces.base import SearchSpace
-from nasrl.spaces.cnn import CnnSpace
-from nasrl.spaces.rnn_cell import RnnCellSpace
 from nasrl.spaces.steps import Anchor, Categorical, Step
-from nasrl.spaces.tabular import TabularSpace
 
-SPACES: dict[str, type[SearchSpace]] = {cls.type: cls for cls in (CnnSpace, RnnCellSpace, TabularSpace)}
+# The space class of each kind (nasrl.space_kinds), by its type.
+SPACES: dict[str, type[SearchSpace]] = {name: load(kind.space) for name, kind in KINDS.items()}
 
 __all__ = ["SPACES", "Anchor", "Categorical", "SearchSpace", "Step", "build_space", "load_space"]
 

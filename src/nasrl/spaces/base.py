@@ -54,6 +54,23 @@ class SearchSpace(ABC):
             )
         return canonical
 
+    @classmethod
+    def brief(cls, arch: dict[str, Any]) -> str:
+        """A few words about an architecture of this kind, read from the value alone (``nasrl show``)."""
+        decisions = arch.get("decisions")
+        return " ".join(f"{k}={v}" for k, v in decisions.items()) if isinstance(decisions, dict) else str(arch)[:60]
+
+    @classmethod
+    def grown_depth(cls, arch: dict[str, Any]) -> int | None:
+        """The depth a depth schedule grows (Sec. 4.1), None for a kind without one."""
+        return None
+
+    @classmethod
+    def smallest_containing(cls, arch: dict[str, Any]) -> SearchSpace:
+        """The default space of this kind widened just enough to contain ``arch``, for an
+        architecture that comes without its space (``nasrl describe``, ``nasrl draw``)."""
+        raise ArchitectureError(f"architecture.space: a {cls.type} architecture cannot be checked without its space")
+
     def describe_decisions(self, arch: dict[str, Any]) -> dict[str, Any]:
         """The decisions of ``arch`` as a flat name -> value mapping (for tables and params)."""
         steps, actions = self.encode(arch)

@@ -37,6 +37,7 @@ layer" network); the controller still chooses among ``num_filters``.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from nasrl.architecture import ArchitectureError
@@ -81,6 +82,34 @@ LAYER_FIELDS = {field for field, _, _ in LAYER_DECISIONS} | {"inputs"}
 
 class CnnSpace(SearchSpace):
     type = "cnn"
+
+    @classmethod
+    def brief(cls, arch: dict[str, Any]) -> str:
+        layers = arch["layers"]
+        skips = sum(len([j for j in layer["inputs"] if j != i - 1]) for i, layer in enumerate(layers))
+        return (f"{len(layers)} layers, {sum(layer['num_filters'] for layer in layers)} filters, "
+                f"{skips} {'skip' if skips == 1 else 'skips'}")
+
+    @classmethod
+    def grown_depth(cls, arch: dict[str, Any]) -> int:
+        return len(arch["layers"])
+
+    @classmethod
+    def smallest_containing(cls, arch: dict[str, Any]) -> CnnSpace:
+        """The default space, each layer decision's choices widened by the values ``arch`` uses
+        (a 64-filter layer in a space without 64), its depth and pools as ``arch`` has them."""
+        layers = arch.get("layers")
+        if not isinstance(layers, list) or not all(isinstance(layer, dict) for layer in layers):
+            raise ArchitectureError("architecture.layers: expected a list of layer objects")
+        spec: dict[str, Any] = {"type": "cnn", "depth": {"start": 1, "step": 0, "every": 1, "max": None},
+                                "max_pool_after": arch.get("max_pool_after", [])}
+        for field, key, _ in LAYER_DECISIONS:
+            used = {layer.get(field) for layer in layers if isinstance(layer.get(field), int)}
+            spec[key] = sorted(set(spec.get(key, DEFAULT_SPEC[key])) | used)  # both strides share one key
+        # inputs that are not a list are reported by the space's validation, with the layer they belong to
+        spec["always_connect_previous"] = all(isinstance(layer.get("inputs"), list) and i - 1 in layer["inputs"]
+                                              for i, layer in enumerate(layers) if i)
+        return cls(spec)
 
     def __init__(self, spec: dict[str, Any]):
         spec = check_keys(spec, DEFAULT_SPEC, "cnn space")
@@ -255,3 +284,28 @@ class CnnSpace(SearchSpace):
             return ()
         candidates = self._candidates(layer)
         return tuple(int(c in inputs) for c in candidates)
+
+
+def widen(arch: Any, extra_filters: int) -> dict[str, Any]:
+    """A copy of the CNN ``arch`` with ``extra_filters`` more filters in every conv layer.
+
+    Table 1's "+40 filters per layer" network: the v3 space's best architecture retrained with
+    40 more filters in every layer (7.1M -> 37.4M parameters), every connection and pooling
+    unchanged. It belongs to the searched space with ``extra_filters`` raised by the same amount
+    (preset ``cnn_v3_plus40`` for ``cnn_v3``), so ``final.architectures: [wide.json]`` retrains it
+    (``nasrl widen``; config/ptb-char-transfer.yaml shows that mode).
+    """
+    if not isinstance(extra_filters, int) or isinstance(extra_filters, bool) or extra_filters < 1:
+        raise ArchitectureError(f"--filters: expected a whole number of filters >= 1, got {extra_filters!r}")
+    if not isinstance(arch, dict) or arch.get("space") != CnnSpace.type:
+        space = arch.get("space") if isinstance(arch, dict) else type(arch).__name__
+        raise ArchitectureError(f"widen: expected a CNN architecture (space 'cnn'), got {space!r}; "
+                                "a recurrent cell has no filters to widen")
+    layers = arch.get("layers")
+    if not isinstance(layers, list) or not layers or not all(
+            isinstance(layer, dict) and isinstance(layer.get("num_filters"), int) for layer in layers):
+        raise ArchitectureError("widen: architecture.layers must be a non-empty list of layers with num_filters")
+    wide = copy.deepcopy(arch)
+    for layer in wide["layers"]:
+        layer["num_filters"] += extra_filters
+    return wide

@@ -59,6 +59,18 @@ def tree_children(base: int) -> dict[int, tuple[int, int]]:
 class RnnCellSpace(SearchSpace):
     type = "rnn_cell"
 
+    @classmethod
+    def brief(cls, arch: dict[str, Any]) -> str:
+        ops = "/".join(sorted({n["combination"] for n in arch["nodes"]}))
+        return (f"base {arch['base']} cell ({ops}), inject {arch['cell_indices']['inject']}, "
+                f"memory {arch['cell_indices']['new_memory']}")
+
+    @classmethod
+    def smallest_containing(cls, arch: dict[str, Any]) -> RnnCellSpace:
+        """The space of the architecture's base with every combination and activation."""
+        return cls({"type": "rnn_cell", "base": arch.get("base"), "combinations": list(COMBINATIONS),
+                    "activations": list(ACTIVATIONS)})
+
     def __init__(self, spec: dict[str, Any]):
         spec = check_keys(spec, DEFAULT_SPEC, "rnn_cell space")
         base = spec["base"]

@@ -11,13 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from nasrl.architecture import ArchitectureError
-
-DRAWN_SPACES = ("cnn", "rnn_cell")  # a tabular (benchmark-table) architecture has no network to draw
-
+from nasrl.space_kinds import KINDS
 
 def diagram_svg(arch: dict[str, Any]) -> str | None:
-    """The SVG text of ``arch``'s diagram; None for a space that has no diagram."""
-    if not isinstance(arch, dict) or arch.get("space") not in DRAWN_SPACES:
+    """The SVG text of ``arch``'s diagram; None for a space kind without a network to draw."""
+    kind = KINDS.get(arch.get("space")) if isinstance(arch, dict) else None
+    if kind is None or kind.graph is None:
         return None
     from nasrl.draw import draw_architecture
 

@@ -15,6 +15,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from nasrl.space_kinds import kind_of, load
 from nasrl.tracking.params import architecture_depth
 from nasrl.tracking.state import SearchRun
 from nasrl.tracking.store import fluent_uri, retrying
@@ -50,21 +51,17 @@ def register_best_model(search: SearchRun, best: dict[str, Any], run_id: str, mo
 
 
 def model_signature(saved: dict[str, Any], data_summary: Path):
-    """The tensors the network takes and returns, batch (and sequence) dimensions free:
-    a CNN maps normalized images [B, C, H, W] to class logits [B, classes]; a language
-    model maps word ids [B, T] to next-word logits [B, T, vocabulary]."""
+    """The tensors the network takes and returns, as its space kind's network states them
+    (``tensor_specs``: a CNN maps images [B, C, H, W] to logits [B, classes], a language model
+    word ids [B, T] to logits [B, T, vocabulary])."""
     import numpy as np
     from mlflow.models import ModelSignature
     from mlflow.types import Schema, TensorSpec
 
-    args = saved["model_args"]
-    if saved["arch"]["space"] == "cnn":
-        size = json.loads(Path(data_summary).read_text(encoding="utf-8"))["image_size"]
-        inputs = TensorSpec(np.dtype("float32"), (-1, args["in_channels"], size, size), "images")
-        outputs = TensorSpec(np.dtype("float32"), (-1, args["num_classes"]), "logits")
-    else:
-        inputs = TensorSpec(np.dtype("int64"), (-1, -1), "tokens")
-        outputs = TensorSpec(np.dtype("float32"), (-1, -1, args["vocab_size"]), "logits")
+    network = load(kind_of(saved["arch"], trainable=True).network)
+    data = json.loads(Path(data_summary).read_text(encoding="utf-8")) if Path(data_summary).is_file() else {}
+    inputs, outputs = (TensorSpec(np.dtype(dtype), shape, name)
+                       for dtype, shape, name in network.tensor_specs(saved["model_args"], data))
     return ModelSignature(inputs=Schema([inputs]), outputs=Schema([outputs]))
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from nasrl.spaces import SPACES
 from nasrl.spaces.steps import Anchor
 
 PARAM_VALUE_LIMIT = 6000  # MLflow's limit on one param value
@@ -54,10 +55,10 @@ def dvc_data_hash(dvc_file: str | Path = "data.dvc") -> str:
 
 
 def architecture_depth(arch: dict[str, Any]) -> int | None:
-    """The number of layers of a CNN child, which the depth schedule grows (Sec. 4.1); None for
-    an architecture without layers (a recurrent cell's size is fixed by its space)."""
-    layers = arch.get("layers") if isinstance(arch, dict) else None
-    return len(layers) if isinstance(layers, list) else None
+    """The depth a space's schedule grows (a CNN child's layers, Sec. 4.1); None for a kind
+    without one (a recurrent cell's size is fixed by its space)."""
+    space = SPACES.get(arch.get("space")) if isinstance(arch, dict) else None
+    return space.grown_depth(arch) if space is not None else None
 
 
 def decision_params(arch: dict[str, Any], space) -> dict[str, str]:

@@ -43,21 +43,18 @@ import pytorch_lightning as pl
 import torch
 
 from nasrl.architecture import content_key
-from nasrl.data_kinds import SPACE_DATA_KINDS, dataset_kind, dataset_label, dataset_spec
+from nasrl.data_kinds import dataset_kind, dataset_label, dataset_spec
 from nasrl.io import write_json
 from nasrl.models.saved import build_model, save_model
 from nasrl.settings import ChildConfig, child_key
-from nasrl.training.image_system import ImageClassifier
+from nasrl.space_kinds import SpaceKind, kind_of, load
 from nasrl.training.checkpoint import BestEpochWeights
 from nasrl.training.device import DeviceSetup, resolve_precision
 from nasrl.training.early_stopping import MedianStopping, Reference
 from nasrl.training.limits import TooLargeError, check_size
-from nasrl.training.lm_system import LanguageModelSystem
 from nasrl.training.progress import EpochLog, show_progress_bar
 from nasrl.training.rewards import reward_from_curve
-from nasrl.training.system import DivergedError
-
-SPACE_KINDS = SPACE_DATA_KINDS  # the data each trainable space reads (nasrl.data_kinds)
+from nasrl.training.system import ChildSystem, DivergedError
 
 
 class FirstBatchTimer(pl.Callback):
@@ -72,56 +69,40 @@ class FirstBatchTimer(pl.Callback):
             self.seconds = time.perf_counter() - self.start
 
 
-def prepare_data(arch: dict[str, Any], config: ChildConfig):
+def system_class(arch: dict[str, Any]) -> type[ChildSystem]:
+    """The Lightning system that trains children of ``arch``'s space kind (nasrl.space_kinds)."""
+    return load(kind_of(arch, trainable=True).system)
+
+
+def child_datamodule(arch: dict[str, Any], config: ChildConfig):
     """The data module for ``config.dataset``, set up; raises on data problems (fatal)."""
     from nasrl.data import make_datamodule
 
-    space = arch.get("space") if isinstance(arch, dict) else None
-    if space not in SPACE_KINDS:
-        raise ValueError(f"architecture.space: {space!r} cannot be trained; expected one of {sorted(SPACE_KINDS)}")
-    kind = dataset_kind(config.dataset)  # None for a module: the plan read its kind from it
-    if kind is not None and kind != SPACE_KINDS[space]:
-        raise ValueError(f"child.dataset: {dataset_label(config.dataset)!r} is {kind} data, but a {space} architecture needs "
-                         f"{SPACE_KINDS[space]} data")
-    kwargs: dict[str, Any] = {"batch_size": config.batch_size}
-    if SPACE_KINDS[space] == "image":
-        kwargs["seed"] = config.seed
-        if config.augment is not None:
-            kwargs["augment"] = config.augment
-    else:
-        kwargs["bptt"] = config.language_model.bptt
-    datamodule = make_datamodule(dataset_spec(config.dataset) or config.dataset, config.data_dir, **kwargs)
+    kind = kind_of(arch, trainable=True)
+    found = dataset_kind(config.dataset)  # None for a module: the plan read its kind from it
+    if found is not None and found != kind.data:
+        raise ValueError(f"child.dataset: {dataset_label(config.dataset)!r} is {found} data, but a {kind.name} "
+                         f"architecture needs {kind.data} data")
+    options = {"batch_size": config.batch_size, **load(kind.system).data_options(config)}
+    datamodule = make_datamodule(dataset_spec(config.dataset) or config.dataset, config.data_dir, **options)
     datamodule.setup("fit")
     return datamodule
 
 
 def model_args(arch: dict[str, Any], config: ChildConfig, datamodule) -> dict[str, Any]:
     """The network's constructor arguments (stored in model.pt, so it can be rebuilt alone)."""
-    if arch["space"] == "cnn":
-        return {"in_channels": datamodule.in_channels, "num_classes": datamodule.num_classes, "bn_eps": config.bn_eps}
-    lm = config.language_model
-    return {"vocab_size": datamodule.vocab_size, "embedding_size": lm.embedding_size, "hidden_size": lm.hidden_size,
-            "num_layers": 2, "dropout": lm.dropout, "embedding_dropout": lm.embedding_dropout,
-            "tie_weights": lm.tie_weights, "recurrent_dropout": lm.recurrent_dropout, "init_range": lm.init_range}
+    return system_class(arch).network_args(config, datamodule)
 
 
 def batch_shape(arch: dict[str, Any], config: ChildConfig, datamodule) -> tuple[int, ...]:
     """The shape of one training batch: images [B, C, H, W] (crops keep the size), or tokens [B, T]."""
-    if arch["space"] == "cnn":
-        return (config.batch_size, datamodule.in_channels, datamodule.image_size, datamodule.image_size)
-    return (config.batch_size, config.language_model.bptt)
+    return system_class(arch).batch_shape(config, datamodule)
 
 
 def build_system(arch: dict[str, Any], config: ChildConfig, datamodule) -> pl.LightningModule:
     """The child network wrapped in its Lightning training system."""
-    opt, decay = config.optimizer, {"lr_decay_at": tuple(config.lr_decay_at), "lr_decay_factor": config.lr_decay_factor}
     model = build_model(arch, model_args(arch, config, datamodule))
-    if arch["space"] == "cnn":
-        return ImageClassifier(model, config.epochs, opt.lr, opt.momentum, opt.nesterov, opt.weight_decay,
-                               channels_last=config.channels_last, **decay)
-    return LanguageModelSystem(model, config.epochs, opt.lr, opt.momentum, opt.nesterov, opt.weight_decay, **decay,
-                               optimizer=config.language_model.optimizer,
-                               bits_per_char=getattr(datamodule, "level", "word") == "char")
+    return system_class(arch).from_settings(model, config, datamodule)
 
 
 def quiet_lightning() -> None:
@@ -152,10 +133,11 @@ def make_trainer(config: ChildConfig, out_dir: Path, callbacks: list[pl.Callback
     )
 
 
-def train_child(arch: dict[str, Any], config: ChildConfig, out_dir: str | Path, evaluate_test: bool = False,
+def train_child(arch: dict[str, Any], config: ChildConfig, out_dir: str | Path, test: bool = False,
                 extra: dict[str, Any] | None = None, reference: str | Path | None = None) -> dict[str, Any]:
     """Train ``arch`` under ``config``; write and return its metrics (see module docstring).
 
+    ``test``: also evaluate the kept weights on the test split (a final run, Sec. 4.1).
     ``extra`` fields (say, a final run's grid point) are stored in metrics.json too.
     ``reference``: the reference.csv the median stopping rule compares the child with, read
     only when ``config.early_stopping`` is on (none: the child trains fully).
@@ -166,70 +148,93 @@ def train_child(arch: dict[str, Any], config: ChildConfig, out_dir: str | Path, 
     if config.threads:
         torch.set_num_threads(config.threads)
     pl.seed_everything(config.seed, verbose=False)
-    datamodule = prepare_data(arch, config)
-    metric = "val_acc" if arch["space"] == "cnn" else "val_ppl"
+    datamodule = child_datamodule(arch, config)  # wrong data is every child's problem: raised, not recorded
+    kind = kind_of(arch, trainable=True)
     stopping = None
     if config.early_stopping.enabled:
-        stopping = MedianStopping(Reference.load(reference, higher_is_better=metric == "val_acc"),
-                                  config.early_stopping, config.epochs, metric, higher_is_better=metric == "val_acc")
+        stopping = MedianStopping(Reference.load(reference, higher_is_better=kind.higher_is_better),
+                                  config.early_stopping, config.epochs, kind.metric,
+                                  higher_is_better=kind.higher_is_better)
     metrics: dict[str, Any] = {
-        "key": child_key(arch, config), "arch_key": content_key(arch), "dataset": dataset_label(config.dataset), "seed": config.seed,
-        "status": "failed", "reward": config.failure_reward, "metric": metric, "best_val": None, "last_val": None,
-        "epochs": 0, "stopped_epoch": None, "params": None, "seconds": None, "setup_seconds": None, "error": None,
+        "key": child_key(arch, config), "arch_key": content_key(arch), "dataset": dataset_label(config.dataset),
+        "seed": config.seed, "status": "failed", "reward": config.failure_reward, "metric": kind.metric,
+        "best_val": None, "last_val": None, "epochs": 0, "stopped_epoch": None, "params": None, "seconds": None,
+        "setup_seconds": None, "error": None,
         **({"reference": stopping.reference.summary()} if stopping else {}), **(extra or {}),
     }
     timer = FirstBatchTimer(start)
     system = None
     try:
-        check_size(arch, model_args(arch, config, datamodule), batch_shape(arch, config, datamodule), config)
+        args = model_args(arch, config, datamodule)
+        check_size(arch, args, batch_shape(arch, config, datamodule), config)
         system = build_system(arch, config, datamodule)
         metrics["params"] = sum(p.numel() for p in system.model.parameters())
         if hasattr(system.model, "conv_weight_count"):
             metrics["conv_weights"] = system.model.conv_weight_count()
-        best_epoch = BestEpochWeights(metric, higher_is_better=metric == "val_acc")
-        callbacks = [timer, best_epoch, EpochLog(config.epochs)] + ([stopping] if stopping else [])
-        trainer = make_trainer(config, out_dir, callbacks)
-        trainer.fit(system, datamodule=datamodule)
-        values = [row[metric] for row in system.history]
-        # A stopped child's reward: the same rule on its curve completed by the references'
-        # median progress (nasrl.training.rewards, early_stopping.projected_curve).
-        scored = stopping.reward_curve(values) if stopping else values
-        metrics["reward"] = reward_from_curve(scored, "accuracy" if metric == "val_acc" else "perplexity", config.reward)
-        if len(scored) > len(values):
-            metrics["projected_val"] = scored[-1]
-        # model.pt holds the best validation epoch's weights, so best_val is their value
-        # (nasrl.training.checkpoint; the final report ranks by it and tests those weights).
-        # No finite validation value at all: the last weights stay, and so does their value.
-        kept = values[-1] if best_epoch.best_epoch is None else best_epoch.best_value
-        stopped_epoch = stopping.stopped_epoch if stopping else None
-        metrics.update(status="ok" if stopped_epoch is None else "stopped", stopped_epoch=stopped_epoch,
-                       best_val=kept, best_epoch=best_epoch.best_epoch or len(values), last_val=values[-1])
-        if evaluate_test:
-            tested = trainer.test(system, datamodule=datamodule, verbose=False)[0]
-            metrics["test"] = {k: float(v) for k, v in tested.items()}
-        save_model(out_dir / "model.pt", arch, model_args(arch, config, datamodule), system.model, config.to_dict())
-    except TooLargeError as err:
-        metrics.update(status="too_large", params=err.params, error=f"too large: {err}")
-    except DivergedError as err:
-        metrics.update(status="diverged", error=str(err))
-    except (torch.OutOfMemoryError, MemoryError) as err:
-        metrics.update(status="failed", error=f"out of memory: {err}")
-    except Exception as err:  # any child-specific failure: record it, let the search go on
-        metrics.update(status="failed", error=f"{type(err).__name__}: {err}",
-                       traceback=traceback.format_exc(limit=8))
+        trainer, best_epoch = fit(system, config, datamodule, kind, out_dir, timer, stopping)
+        metrics.update(summarize(system.history, best_epoch, stopping, kind, config))
+        if test:
+            metrics["test"] = test_metrics(trainer, system, datamodule)
+        save_model(out_dir / "model.pt", arch, args, system.model, config.to_dict())
+    except Exception as err:  # a child-specific failure: record it, let the search go on
+        metrics.update(failure(err))
     finally:
         history = system.history if system is not None else []
-        metrics["epochs"] = len(history)
+        metrics.update(epochs=len(history), seconds=time.perf_counter() - start, setup_seconds=timer.seconds,
+                       started_at=started_at, finished_at=time.time())  # wall clock: slot utilization
         if history and metrics["status"] not in ("ok", "stopped"):
-            values = [row[metric] for row in history if math.isfinite(row[metric])]
+            values = [row[kind.metric] for row in history if math.isfinite(row[kind.metric])]
             if values:
                 metrics["last_val"] = values[-1]
-        metrics["seconds"] = time.perf_counter() - start
-        metrics.update(started_at=started_at, finished_at=time.time())  # wall clock: slot utilization
-        metrics["setup_seconds"] = timer.seconds
         write_curve(out_dir / "curve.csv", history)
         write_json(out_dir / "metrics.json", metrics)
     return metrics
+
+
+def fit(system: ChildSystem, config: ChildConfig, datamodule, kind: SpaceKind, out_dir: Path,
+        timer: FirstBatchTimer, stopping: MedianStopping | None) -> tuple[pl.Trainer, BestEpochWeights]:
+    """Train ``system``; the trainer, and the callback that kept the best validation epoch's weights."""
+    best_epoch = BestEpochWeights(kind.metric, higher_is_better=kind.higher_is_better)
+    callbacks = [timer, best_epoch, EpochLog(config.epochs)] + ([stopping] if stopping else [])
+    trainer = make_trainer(config, out_dir, callbacks)
+    trainer.fit(system, datamodule=datamodule)
+    return trainer, best_epoch
+
+
+def summarize(history: list[dict[str, float]], best_epoch: BestEpochWeights, stopping: MedianStopping | None,
+              kind: SpaceKind, config: ChildConfig) -> dict[str, Any]:
+    """Status, reward and validation values of a child that trained to its end or was stopped."""
+    values = [row[kind.metric] for row in history]
+    # A stopped child's reward: the same rule on its curve completed by the references'
+    # median progress (nasrl.training.rewards, early_stopping.projected_curve).
+    scored = stopping.reward_curve(values) if stopping else values
+    stopped_epoch = stopping.stopped_epoch if stopping else None
+    # model.pt holds the best validation epoch's weights, so best_val is their value
+    # (nasrl.training.checkpoint; the final report ranks by it and tests those weights).
+    # No finite validation value at all: the last weights stay, and so does their value.
+    kept = values[-1] if best_epoch.best_epoch is None else best_epoch.best_value
+    summary = {"status": "ok" if stopped_epoch is None else "stopped", "stopped_epoch": stopped_epoch,
+               "reward": reward_from_curve(scored, kind.reward, config.reward), "best_val": kept,
+               "best_epoch": best_epoch.best_epoch or len(values), "last_val": values[-1]}
+    if len(scored) > len(values):
+        summary["projected_val"] = scored[-1]
+    return summary
+
+
+def failure(err: Exception) -> dict[str, Any]:
+    """The status and error text of a child that could not train to its end."""
+    if isinstance(err, TooLargeError):
+        return {"status": "too_large", "params": err.params, "error": f"too large: {err}"}
+    if isinstance(err, DivergedError):
+        return {"status": "diverged", "error": str(err)}
+    if isinstance(err, (torch.OutOfMemoryError, MemoryError)):
+        return {"status": "failed", "error": f"out of memory: {err}"}
+    return {"status": "failed", "error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc(limit=8)}
+
+
+def test_metrics(trainer: pl.Trainer, system: ChildSystem, datamodule) -> dict[str, float]:
+    """The test split's metrics of the system's current weights (Sec. 4.1: tested once, at the end)."""
+    return {k: float(v) for k, v in trainer.test(system, datamodule=datamodule, verbose=False)[0].items()}
 
 
 def load_trained(model_dir: str | Path):
@@ -237,7 +242,7 @@ def load_trained(model_dir: str | Path):
     saved = torch.load(Path(model_dir) / "model.pt", map_location="cpu", weights_only=True)
     config = ChildConfig.from_dict(saved["child"])
     pl.seed_everything(config.seed, verbose=False)
-    datamodule = prepare_data(saved["arch"], config)
+    datamodule = child_datamodule(saved["arch"], config)
     system = build_system(saved["arch"], config, datamodule)
     system.model.load_state_dict(saved["state_dict"])
     return system, datamodule, config
@@ -246,8 +251,7 @@ def load_trained(model_dir: str | Path):
 def evaluate_test(model_dir: str | Path, loaded=None) -> dict[str, float]:
     """Test metrics of a trained child (its model.pt), for the one final evaluation (Sec. 4.1)."""
     system, datamodule, config = loaded or load_trained(model_dir)
-    trainer = make_trainer(config, Path(model_dir), [])
-    return {k: float(v) for k, v in trainer.test(system, datamodule=datamodule, verbose=False)[0].items()}
+    return test_metrics(make_trainer(config, Path(model_dir), []), system, datamodule)
 
 
 def write_curve(path: Path, rows: list[dict[str, Any]]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -48,6 +49,28 @@ class ImageClassifier(ChildSystem):
     """
 
     metric = "acc"
+    input_dtype = torch.float32
+
+    @classmethod
+    def data_options(cls, config) -> dict[str, Any]:
+        # the seed draws the train/validation split; augment: crop and flip (Sec. 4.1) or none
+        return {"seed": config.seed, **({"augment": config.augment} if config.augment is not None else {})}
+
+    @classmethod
+    def network_args(cls, config, datamodule) -> dict[str, Any]:
+        return {"in_channels": datamodule.in_channels, "num_classes": datamodule.num_classes, "bn_eps": config.bn_eps}
+
+    @classmethod
+    def batch_shape(cls, config, datamodule) -> tuple[int, ...]:
+        # images [B, C, H, W]: the crop keeps the size
+        return (config.batch_size, datamodule.in_channels, datamodule.image_size, datamodule.image_size)
+
+    @classmethod
+    def from_settings(cls, model: nn.Module, config, datamodule) -> ImageClassifier:
+        opt = config.optimizer
+        return cls(model, config.epochs, opt.lr, opt.momentum, opt.nesterov, opt.weight_decay,
+                   lr_decay_at=tuple(config.lr_decay_at), lr_decay_factor=config.lr_decay_factor,
+                   channels_last=config.channels_last)
 
     def __init__(self, model: nn.Module, epochs: int, lr: float = 0.1, momentum: float = 0.9,
                  nesterov: bool = True, weight_decay: float = 1e-4, lr_decay_at: tuple[float, ...] = (0.5, 0.75),

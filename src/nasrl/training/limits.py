@@ -31,6 +31,7 @@ import torch
 
 from nasrl.models.saved import build_model
 from nasrl.settings import ChildConfig
+from nasrl.space_kinds import kind_of, load
 
 GB = 1e9
 FLOAT_BYTES = 4
@@ -75,7 +76,8 @@ def estimated_memory_bytes(model: torch.nn.Module, arch: dict[str, Any], batch_s
     """Weights, gradients, optimizer state, the best-epoch copy and one batch's saved activations
     of a network built on the meta device (see the module docstring)."""
     params = sum(p.numel() for p in model.parameters())
-    optimizer_states = 2 if arch["space"] != "cnn" and config.language_model.optimizer == "adam" else 1
+    system = load(kind_of(arch, trainable=True).system)  # the kind's system: its optimizer and input type
+    optimizer_states = system.optimizer_states(config)
     weights = params * (3 + optimizer_states) * FLOAT_BYTES
     parameter_ids = {id(p) for p in model.parameters()}
     saved: dict[int, torch.Tensor] = {}  # by id; holding the tensors keeps their ids from being reused
@@ -86,8 +88,7 @@ def estimated_memory_bytes(model: torch.nn.Module, arch: dict[str, Any], batch_s
         return tensor
 
     model.train()
-    dtype = torch.float32 if arch["space"] == "cnn" else torch.long
-    batch = torch.empty(batch_shape, dtype=dtype, device="meta")
+    batch = torch.empty(batch_shape, dtype=system.input_dtype, device="meta")
     with torch.autograd.graph.saved_tensors_hooks(keep, lambda tensor: tensor):
         model(batch)
     return weights + sum(t.numel() * t.element_size() for t in saved.values())

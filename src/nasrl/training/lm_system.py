@@ -11,6 +11,7 @@ nats / ln 2 (``train_bpc``, ``val_bpc`` in each history row, ``test_bpc``).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -60,6 +61,34 @@ class LanguageModelSystem(ChildSystem):
     """
 
     metric = "ppl"
+    input_dtype = torch.long  # token ids
+
+    @classmethod
+    def data_options(cls, config) -> dict[str, Any]:
+        return {"bptt": config.language_model.bptt}
+
+    @classmethod
+    def network_args(cls, config, datamodule) -> dict[str, Any]:
+        lm = config.language_model  # two cell layers, as the paper's language models (Sec. 4.2)
+        return {"vocab_size": datamodule.vocab_size, "embedding_size": lm.embedding_size, "hidden_size": lm.hidden_size,
+                "num_layers": 2, "dropout": lm.dropout, "embedding_dropout": lm.embedding_dropout,
+                "tie_weights": lm.tie_weights, "recurrent_dropout": lm.recurrent_dropout, "init_range": lm.init_range}
+
+    @classmethod
+    def batch_shape(cls, config, datamodule) -> tuple[int, ...]:
+        return (config.batch_size, config.language_model.bptt)  # tokens [B, T]
+
+    @classmethod
+    def from_settings(cls, model: nn.Module, config, datamodule) -> LanguageModelSystem:
+        opt = config.optimizer
+        return cls(model, config.epochs, opt.lr, opt.momentum, opt.nesterov, opt.weight_decay,
+                   lr_decay_at=tuple(config.lr_decay_at), lr_decay_factor=config.lr_decay_factor,
+                   optimizer=config.language_model.optimizer,
+                   bits_per_char=getattr(datamodule, "level", "word") == "char")
+
+    @classmethod
+    def optimizer_states(cls, config) -> int:
+        return 2 if config.language_model.optimizer == "adam" else 1  # Adam: two moments per weight
 
     def __init__(self, model: nn.Module, epochs: int, lr: float = 1.0, momentum: float = 0.0,
                  nesterov: bool = False, weight_decay: float = 0.0, lr_decay_at: tuple[float, ...] = (0.5, 0.75),

@@ -8,6 +8,8 @@ per-step ``self.log`` calls cost more than a small child's forward pass on a CPU
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytorch_lightning as pl
 import torch
 
@@ -32,9 +34,39 @@ class ChildSystem(pl.LightningModule):
     with ``reset()`` and ``compute() -> (loss, metric)``) and implement ``_step(batch, split)``.
     The hyperparameters ``epochs, lr, momentum, nesterov, weight_decay, lr_decay_at,
     lr_decay_factor`` must be saved with ``save_hyperparameters``.
+
+    A subclass also says how a child of its space kind is put together from the child settings
+    (``nasrl.space_kinds`` names the system of each kind): the data module's options, the
+    network's constructor arguments, the shape and type of one batch, and the system itself.
     """
 
     metric: str
+    input_dtype: torch.dtype  # of a batch's inputs (the memory estimate's meta batch)
+
+    @classmethod
+    def data_options(cls, config) -> dict[str, Any]:
+        """Options of the data module beyond its batch size."""
+        return {}
+
+    @classmethod
+    def network_args(cls, config, datamodule) -> dict[str, Any]:
+        """The network's constructor arguments (stored in model.pt, so it can be rebuilt alone)."""
+        raise NotImplementedError
+
+    @classmethod
+    def batch_shape(cls, config, datamodule) -> tuple[int, ...]:
+        """The shape of one training batch's inputs."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_settings(cls, model: torch.nn.Module, config, datamodule) -> ChildSystem:
+        """The system training ``model`` under the child settings ``config``."""
+        raise NotImplementedError
+
+    @classmethod
+    def optimizer_states(cls, config) -> int:
+        """Tensors of optimizer state per weight (SGD's momentum: 1)."""
+        return 1
 
     def __init__(self):
         super().__init__()
