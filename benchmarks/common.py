@@ -39,6 +39,4 @@ def workflow_copy(prefix: str) -> Path:
     shutil.copy(REPO / "Snakefile", work)
     for folder in ("workflow", "profiles", "config"):
         shutil.copytree(REPO / folder, work / folder)
-    (work / "benchmarks").mkdir()
-    (work / "benchmarks" / "data").symlink_to(REPO / "benchmarks" / "data")  # surrogate configs' tables
     return work

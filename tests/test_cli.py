@@ -215,7 +215,7 @@ def surrogate_search(root: Path, monkeypatch, rounds_done: int, finish: bool) ->
     from nasrl.training.surrogate import train_surrogate
 
     monkeypatch.setattr("nasrl.training.surrogate.time.sleep", lambda seconds: None)
-    table = REPO / "benchmarks" / "data" / "nas-bench-macro-cifar10.csv"
+    table = REPO / "src" / "nasrl" / "tables" / "nas-bench-macro-cifar10.csv"
     config = {"search": {"space": "nas_bench_macro", "strategy": "reinforce", "seed": 7, "rounds": 3,
                          "children_per_round": 4},
               "child": {"surrogate": {"table": str(table), "key_column": "arch", "reward_column": "test_acc_seed0",

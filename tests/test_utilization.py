@@ -1,4 +1,5 @@
-"""benchmarks/utilization.py on hand-made metrics.json files; benchmarks/simulate_utilization.py on small cases."""
+"""benchmarks/performance/utilization.py on hand-made metrics.json files; benchmarks/performance/
+simulate_utilization.py on small cases."""
 
 import importlib.util
 import json
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "utilization.py"
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "performance" / "utilization.py"
 
 
 def load():
@@ -69,7 +70,7 @@ def test_cli_prints_json(children):
     assert out["utilization"] == pytest.approx(47.0 / 60.0) and out["children"] == 4
 
 
-# ----- benchmarks/simulate_utilization.py: the scheduling simulation ------------------------
+# ----- benchmarks/performance/simulate_utilization.py: the scheduling simulation ------------
 
 SIMULATION = SCRIPT.with_name("simulate_utilization.py")
 

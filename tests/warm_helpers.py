@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
-TABLE = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "nas-bench-macro-cifar10.csv"
+TABLE = Path(__file__).resolve().parents[1] / "src" / "nasrl" / "tables" / "nas-bench-macro-cifar10.csv"
 
 
 def parent(pid: int) -> int | None:

@@ -71,7 +71,7 @@ def history(workdir: Path) -> pd.DataFrame:
 
 # --- surrogate searches (rewards from the shipped NAS-Bench-Macro table) ------------------------
 
-TABLE = REPO / "benchmarks" / "data" / "nas-bench-macro-cifar10.csv"
+TABLE = REPO / "src" / "nasrl" / "tables" / "nas-bench-macro-cifar10.csv"
 SURROGATE = {"table": str(TABLE), "key_column": "arch", "key_template": "{l0}{l1}{l2}{l3}{l4}{l5}{l6}{l7}",
              "reward_column": "test_acc_seed0"}
 COMPARED = ["round", "index", "replica", "controller", "key", "arch", "status", "reward", "repeat"]

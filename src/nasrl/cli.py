@@ -43,7 +43,7 @@ seeds 1000-1019; see docs/benchmarks.md).
 
 Example (NAS-Bench-Macro, 8 layers x 3 ops):
   nasrl bench --space nas_bench_macro \\
-      --table benchmarks/data/nas-bench-macro-cifar10.csv --key-column arch \\
+      --table nasrl:nas-bench-macro-cifar10.csv --key-column arch \\
       --reward-column test_acc_seed0 --report-column mean_test_acc \\
       --strategy reinforce --strategy random --budget 500 --eval-at 100 \\
       --repeats 20 --seed 0 --out results/bench-macro
@@ -273,7 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="measure search strategies on a published results table (no training)",
                            epilog=BENCH_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     bench.add_argument("--space", required=True, help="tabular space: a preset name (nas_bench_macro) or a YAML file")
-    bench.add_argument("--table", required=True, type=Path, help="results table (CSV)")
+    bench.add_argument("--table", required=True, help="results table (CSV): a file, or nasrl:FILE for one that ships "
+                                                      "with nasrl (nasrl:nas-bench-macro-cifar10.csv)")
     bench.add_argument("--key-column", required=True, help="column holding the architecture keys")
     bench.add_argument("--reward-column", required=True, help="column the search is rewarded with")
     bench.add_argument("--report-column", help="column reported for the architectures found (e.g. test accuracy)")

@@ -30,6 +30,7 @@ from nasrl.architecture import ArchitectureError
 from nasrl.spaces.tabular import TabularSpace
 from nasrl.search.registry import make_strategy
 from nasrl.search.rounds import RoundPlan, tell_round
+from nasrl.tables import table_path
 
 TOP_K = (1, 5, 15)
 BUDGET_UNITS = {"samples": "step", "trainings": "trainings"}  # unit -> the curves.csv column counting it
@@ -42,7 +43,7 @@ class ResultsTable:
 
     def __init__(self, path: str | Path, key_column: str, reward_column: str,
                  report_column: str | None = None, reward_transform: str = "identity"):
-        path = Path(path)
+        path = table_path(path)  # nasrl:FILE, a table that ships with the package, or a path
         if reward_transform not in TRANSFORMS:
             raise ValueError(f"reward transform {reward_transform!r} is not one of {sorted(TRANSFORMS)}")
         try:

@@ -23,12 +23,13 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import yaml
-from pydantic import Field, NonNegativeFloat, PositiveFloat
+from pydantic import Field, NonNegativeFloat, PositiveFloat, field_validator
 
 from nasrl.architecture import ArchitectureError, content_key, read_input
 from nasrl.settings.base import Count, Fraction, Section, UnitFloat
 from nasrl.settings.choices import Accelerator, Precision
 from nasrl.settings.datasets import DatasetValue
+from nasrl.tables import table_path
 
 
 class OptimizerConfig(Section):
@@ -90,6 +91,15 @@ class SurrogateConfig(Section):
     seconds_column: str | None = None
     seconds_per_unit: NonNegativeFloat = 0.0
     seconds_jitter: NonNegativeFloat = 0.0
+
+    @field_validator("table")
+    @classmethod
+    def _shipped_table(cls, value: str | None) -> str | None:
+        """A ``nasrl:`` name must name a table that ships (nasrl.tables), checked when the
+        workflow plans; the name is kept, not the file it resolves to (the child key stays put)."""
+        if value is not None:
+            table_path(value)
+        return value
 
 
 class EarlyStoppingConfig(Section):

@@ -29,6 +29,7 @@ from typing import Any
 from nasrl.architecture import ArchitectureError, content_key
 from nasrl.io import write_json
 from nasrl.settings import ChildConfig, SurrogateConfig, child_key
+from nasrl.tables import table_path
 
 
 @dataclass
@@ -41,7 +42,10 @@ class SurrogateTable:
         """Read the table; a missing file or column is one error naming it."""
         if not config.table:
             raise ArchitectureError("child.surrogate.table: expected the path of a CSV results table")
-        path = Path(config.table)
+        try:
+            path = table_path(config.table)  # nasrl:FILE, a table that ships with the package, or a path
+        except ValueError as err:
+            raise ArchitectureError(f"child.surrogate.table: {err}") from None
         try:
             with open(path, newline="", encoding="utf-8") as f:
                 reader = csv.DictReader(f)

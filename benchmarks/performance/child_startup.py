@@ -7,9 +7,9 @@ Measures, over --repeats runs (medians):
 - train: the rest of train_child() (one epoch and the result files).
 
 A child job does not log to MLflow (its round's update logs the round's children together:
-benchmarks/tracking_at_scale.py measures that).
+benchmarks/performance/tracking_at_scale.py measures that).
 
-    python benchmarks/child_startup.py [--repeats 5]
+    python benchmarks/performance/child_startup.py [--repeats 5]
 """
 
 from __future__ import annotations

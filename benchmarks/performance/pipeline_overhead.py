@@ -1,6 +1,6 @@
 """Scheduling overhead of a whole search on the default config (`snakemake --cores N`).
 
-    python benchmarks/pipeline_overhead.py [--cores 2] [--configfile config/config.yaml]
+    python benchmarks/performance/pipeline_overhead.py [--cores 2] [--configfile config/config.yaml]
 
 Runs the workflow in a temporary copy and compares its wall time with two ideals built from
 the per-job `benchmark:` files and each child's metrics.json:
@@ -14,7 +14,7 @@ The per-child fixed cost is a child job's wall time minus its training seconds. 
 runs with warm start off (every job a fresh `nasrl` process) and on (src/nasrl/warm/),
 alternated, and both histories are printed: warm start must not change the search.
 
-    python benchmarks/pipeline_overhead.py [--pairs 1]
+    python benchmarks/performance/pipeline_overhead.py [--pairs 1]
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ import sys
 import time
 from pathlib import Path
 
-from common import workflow_copy  # benchmarks/common.py
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/common.py, shared with the studies
+from common import workflow_copy  # noqa: E402
 
 import pandas as pd
 import yaml

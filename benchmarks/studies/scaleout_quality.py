@@ -15,7 +15,7 @@ baseline's (K = 1, s = 0) or better: mean >= baseline mean - sqrt(se^2 + se_base
 Random search at the same budgets and seeds is the floor. Configurations run in a process
 pool (2 workers, one torch thread each).
 
-    python benchmarks/scaleout_quality.py [--repeats 20] [--budget 800 3200] [--workers 2] \
+    python benchmarks/studies/scaleout_quality.py [--repeats 20] [--budget 800 3200] [--workers 2] \
         [--out results/scaleout-quality.json]
 
 Ran 2026-11-30 with the defaults (20 repeats, budgets 800 and 3200, 2 workers, niced on a
@@ -37,7 +37,6 @@ from nasrl.cli import build_parser
 from nasrl.search.bench import ResultsTable, run_bench
 from nasrl.spaces.presets import preset_space
 
-HERE = Path(__file__).parent
 # (K replicas, s staleness); the first is the synchronous baseline.
 CONFIGS = [(1, 0), (10, 0), (10, 1), (10, 2), (100, 0), (100, 1), (100, 2), (1, 16), (1, 128)]
 METRICS = ("top1_unique_report", "top5_unique_report", "top15_unique_report")
@@ -55,7 +54,7 @@ def _run(job: tuple[str, int, int, list[int], int, int]) -> dict:
     defaults = _defaults()
     config = {"lr": defaults.lr, "baseline_decay": defaults.baseline_decay, "entropy_weight": defaults.entropy_weight}
     space = preset_space("nas_bench_macro")
-    table = ResultsTable(HERE / "data" / "nas-bench-macro-cifar10.csv", "arch", "test_acc_seed0", "mean_test_acc")
+    table = ResultsTable("nasrl:nas-bench-macro-cifar10.csv", "arch", "test_acc_seed0", "mean_test_acc")
     start = time.perf_counter()
     _, summary = run_bench(space, table, [strategy], max(budgets), repeats, seed, defaults.batch_size, config,
                            eval_at=budgets, replicas=replicas, staleness=staleness)
@@ -120,7 +119,7 @@ def main() -> None:
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
-        "table": str(HERE / "data" / "nas-bench-macro-cifar10.csv"), "reward_column": "test_acc_seed0",
+        "table": "nasrl:nas-bench-macro-cifar10.csv", "reward_column": "test_acc_seed0",
         "report_column": "mean_test_acc", "repeats": n, "seed": args.seed, "budgets": budgets,
         "batch_size": defaults.batch_size, "workers": args.workers, "wall_s": wall,
         "comparison": "within = top15 mean >= baseline mean - sqrt(se^2 + se_baseline^2), se = sd/sqrt(repeats)",

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The GPU measurements in one run (about 6 minutes on an H200): the Fig. 7 child's throughput
-# with 1, 2 and 4 children per GPU and its start-up (benchmarks/gpu_throughput.py), then the
+# with 1, 2 and 4 children per GPU and its start-up (benchmarks/performance/gpu_throughput.py), then the
 # durations of controller-drawn children of the paper's CNN space on CIFAR-shaped random data
-# (benchmarks/child_durations.py --cifar-shaped). Every output goes to $OUT (default ./gpu-out).
+# (benchmarks/performance/child_durations.py --cifar-shaped). Every output goes to $OUT (default ./gpu-out).
 #
-#   bash benchmarks/gpu_session.sh
+#   bash benchmarks/performance/gpu_session.sh
 #
 # Python: $PYTHON if set, else the first of .venv/bin/python and python3 whose torch sees a CUDA
 # GPU. nasrl is read from src/ (no install: the machine's Python need not match the project's
@@ -14,7 +14,7 @@
 # installed from .whl/ into /tmp/site. Extra flags: THROUGHPUT_ARGS, DURATION_ARGS. SMOKE=1 runs
 # the same steps on the CPU with tiny sizes (a check of this script, about 2 minutes).
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."  # the repository root
 OUT=${OUT:-./gpu-out}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
@@ -56,9 +56,9 @@ if [ "${SMOKE:-0}" = 1 ]; then
     THROUGHPUT_ARGS="--smoke --compile-children ${THROUGHPUT_ARGS:-}"
     DURATION_ARGS="--children 4 --depths 2 3 --train-images 128 ${DURATION_ARGS:-}"
 fi
-timeout 250 "$PY" benchmarks/gpu_throughput.py --json "$OUT/gpu_throughput.json" ${THROUGHPUT_ARGS:-} 2>&1 \
+timeout 250 "$PY" benchmarks/performance/gpu_throughput.py --json "$OUT/gpu_throughput.json" ${THROUGHPUT_ARGS:-} 2>&1 \
     | tee "$OUT/gpu_throughput.txt"
 echo "gpu_throughput.py: exit $?, $(( $(date +%s) - began )) s so far"
-timeout 130 "$PY" benchmarks/child_durations.py --cifar-shaped --max-seconds 95 --json "$OUT/child_durations_gpu.json" \
+timeout 130 "$PY" benchmarks/performance/child_durations.py --cifar-shaped --max-seconds 95 --json "$OUT/child_durations_gpu.json" \
     ${DURATION_ARGS:-} 2>&1 | grep -v '^epoch ' | tee "$OUT/child_durations_gpu.txt"
 echo "child_durations.py: exit $?, $(( $(date +%s) - began )) s in all"

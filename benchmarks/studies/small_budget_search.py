@@ -6,10 +6,10 @@ it has trained --budget distinct children (repeats are free, as in the pipeline)
 accuracy, test_acc_seed0) are reported by the table's 3-seed mean test accuracy, mean ± sd over
 the repeats, at each of --budgets (the prefixes of the largest budget). The default variants:
 random search, regularized evolution, the paper's controller setting and the small-budget
-controller setting (benchmarks/small_budget_variants.yaml); --variants FILE measures others
-(benchmarks/small_budget_candidates.yaml: the candidates the defaults were chosen from).
+controller setting (benchmarks/studies/small_budget_variants.yaml); --variants FILE measures others
+(benchmarks/studies/small_budget_candidates.yaml: the candidates the defaults were chosen from).
 
-    python benchmarks/small_budget_search.py [--repeats 50] [--seed 0] [--budgets 100 300 500]
+    python benchmarks/studies/small_budget_search.py [--repeats 50] [--seed 0] [--budgets 100 300 500]
         [--variants FILE] [--workers 2] [--out results/small-budget]
 
 The settings were chosen on seeds 1000-1009 (--seed 1000 --repeats 10); the figures in
@@ -32,7 +32,7 @@ from nasrl.search.bench import ResultsTable, run_bench
 from nasrl.spaces.presets import preset_space
 
 HERE = Path(__file__).parent
-TABLE = HERE / "data" / "nas-bench-macro-cifar10.csv"
+TABLE = "nasrl:nas-bench-macro-cifar10.csv"  # shipped with the package (nasrl.tables)
 METRICS = ("top1_unique_report", "top5_unique_report", "top15_unique_report")
 
 

@@ -1,6 +1,6 @@
 """How long Snakemake takes to plan a paper-scale search (`snakemake -n`).
 
-    python benchmarks/plan_paper_scale.py [--repeats 3] [--configfile config/cifar10-paper.yaml]
+    python benchmarks/performance/plan_paper_scale.py [--repeats 3] [--configfile config/cifar10-paper.yaml]
 
 The search's rounds are a chain of checkpoints: each round's children are known only once
 its architectures are sampled, so a dry run plans the controller chain (sample, collect and
@@ -17,7 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from common import workflow_copy  # benchmarks/common.py
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/common.py, shared with the studies
+from common import workflow_copy  # noqa: E402
 
 
 

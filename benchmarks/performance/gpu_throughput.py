@@ -1,8 +1,8 @@
 """Training throughput of the Fig. 7 child with 1, 2 and 4 children sharing one GPU, and a child's start-up.
 
-    python benchmarks/gpu_throughput.py [--children 1 2 4] [--compile-children 1] [--seconds 20]
+    python benchmarks/performance/gpu_throughput.py [--children 1 2 4] [--compile-children 1] [--seconds 20]
         [--train-images 16384] [--batch-size 64] [--json OUT]
-    python benchmarks/gpu_throughput.py --smoke     # a CPU check of the script, in seconds
+    python benchmarks/performance/gpu_throughput.py --smoke     # a CPU check of the script, in seconds
 
 For each count k of ``--children`` (then each of ``--compile-children`` with ``child.compile:
 true``), k separate processes start at once, as k child jobs sharing a GPU would, and each
@@ -62,7 +62,7 @@ def worker(args) -> None:
     import pytorch_lightning as pl
     import torch
 
-    sys.path.insert(0, str(HERE))
+    sys.path.insert(0, str(HERE.parent))  # benchmarks/common.py
     from common import RandomCifarShaped
     from nasrl.settings import ChildConfig
     from nasrl.spaces.presets import preset_architecture

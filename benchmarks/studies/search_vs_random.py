@@ -6,7 +6,7 @@ the best-by-reward architecture and of the top-5 / top-15 unique architectures f
 The search is rewarded with one seed's accuracy (test_acc_seed0), as a search sees one
 noisy training run per child; the report column is the 3-seed mean.
 
-    python benchmarks/search_vs_random.py [--repeats 50] [--seed 0] [--out results/bench-macro]
+    python benchmarks/studies/search_vs_random.py [--repeats 50] [--seed 0] [--out results/bench-macro]
 
 Seeds 0.. are used for the figures; the defaults were chosen on seeds 1000.. (see docs/benchmarks.md).
 """
@@ -23,8 +23,6 @@ from nasrl.search.bench import ResultsTable, run_bench, write_bench
 from nasrl.cli import build_parser
 from nasrl.spaces.presets import preset_space
 
-HERE = Path(__file__).parent
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -39,7 +37,7 @@ def main() -> None:
                                           "--reward-column", "-", "--budget", "1", "--out", "-"])
     config = {"lr": defaults.lr, "baseline_decay": defaults.baseline_decay, "entropy_weight": defaults.entropy_weight}
     space = preset_space("nas_bench_macro")
-    table = ResultsTable(HERE / "data" / "nas-bench-macro-cifar10.csv", "arch", "test_acc_seed0", "mean_test_acc")
+    table = ResultsTable("nasrl:nas-bench-macro-cifar10.csv", "arch", "test_acc_seed0", "mean_test_acc")
     start = time.perf_counter()
     curves, summary = run_bench(space, table, ["reinforce", "random"], max(args.budgets), args.repeats, args.seed,
                                 defaults.batch_size, config, eval_at=args.budgets)

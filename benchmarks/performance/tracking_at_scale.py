@@ -12,7 +12,7 @@ stores in a temporary folder:
   also imported MLflow (measured here once, in a fresh interpreter) and opened the store:
   this column is its lower bound.
 
-    python benchmarks/tracking_at_scale.py [--children 100 800] [--repeats 3] [--epochs 5]
+    python benchmarks/performance/tracking_at_scale.py [--children 100 800] [--repeats 3] [--epochs 5]
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Time Snakemake spends re-planning after each round's checkpoint, in a 1,600-round search.
 
-    python benchmarks/replan_paper_scale.py [--rounds-to-run 4]
+    python benchmarks/performance/replan_paper_scale.py [--rounds-to-run 4]
 
 Runs config/cifar10-paper.yaml's controller schedule (1,600 rounds, cnn_v1 space) with
 tiny children (digits, 1 child per round, 1 batch of training) so that the search's own work
@@ -23,7 +23,8 @@ from pathlib import Path
 
 import yaml
 
-from common import workflow_copy  # benchmarks/common.py
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/common.py, shared with the studies
+from common import workflow_copy  # noqa: E402
 
 STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$")
 

@@ -7,7 +7,7 @@ the same work: train epoch with SGD + per-epoch validation. Runs alternate a, b,
 and the medians are compared, so machine noise hits both alike. A second pair compares the
 plain loop with and without channels_last.
 
-    python benchmarks/lightning_overhead.py [--repeats 5] [--epochs 2] [--data digits|cifar-shaped]
+    python benchmarks/performance/lightning_overhead.py [--repeats 5] [--epochs 2] [--data digits|cifar-shaped]
 
 "cifar-shaped" is random 3x32x32 data (2,048 train / 512 val images): CIFAR-10 cannot be
 downloaded here, and the cost per step, not the accuracy, is measured.
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,7 +31,8 @@ from nasrl.models.cnn import CnnChild
 from nasrl.training.child import build_system, make_trainer, quiet_lightning
 from nasrl.settings import ChildConfig
 
-from common import RandomCifarShaped  # benchmarks/common.py
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/common.py, shared with the studies
+from common import RandomCifarShaped  # noqa: E402
 
 
 def child_arch(filters: int = 36) -> dict:

@@ -1,6 +1,6 @@
 """Slot utilization of a finished (or running) search, from its children's metrics.json.
 
-    python benchmarks/utilization.py results/EXP --slots N
+    python benchmarks/performance/utilization.py results/EXP --slots N
 
 Each child writes results/EXP/children/{key}/metrics.json with wall-clock ``started_at`` and
 ``finished_at`` (UNIX seconds). Utilization is the children's busy time over the slot time of

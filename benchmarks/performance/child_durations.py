@@ -1,8 +1,8 @@
 """How long controller-drawn children take to train, and how heavy the tail of their durations is.
 
-    python benchmarks/child_durations.py [--config config/config.yaml] [--children 80] [--epochs N]
+    python benchmarks/performance/child_durations.py [--config config/config.yaml] [--children 80] [--epochs N]
         [--depths 3 4] [--json OUT]
-    python benchmarks/child_durations.py --cifar-shaped [--children 48] [--depths 6 8] [--epochs 1]
+    python benchmarks/performance/child_durations.py --cifar-shaped [--children 48] [--depths 6 8] [--epochs 1]
 
 Draws architectures from the REINFORCE controller at its initial weights (the config's search
 seed and controller settings; every child of a minibatch distinct, as the search samples them)
@@ -55,8 +55,8 @@ from nasrl.spaces import build_space
 from nasrl.spaces.cnn import DEFAULT_SPEC
 from nasrl.training import child as child_training
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, RandomCifarShaped  # noqa: E402  (benchmarks/common.py)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/common.py, shared with the studies
+from common import REPO, RandomCifarShaped  # noqa: E402
 from simulate_utilization import expected_max_ratio  # noqa: E402
 
 RESAMPLES = 20_000

@@ -1,16 +1,16 @@
 """Discrete-event simulation of the search's scheduling: slot utilization on N training slots.
 
-    python benchmarks/simulate_utilization.py [--json OUT] [--seed 0]
-    python benchmarks/simulate_utilization.py --sigma 0.35 0.5 [--json OUT]
+    python benchmarks/performance/simulate_utilization.py [--json OUT] [--seed 0]
+    python benchmarks/performance/simulate_utilization.py --sigma 0.35 0.5 [--json OUT]
 
 With ``--sigma``: only the whole-search utilization table of docs/scaling.md (median child 1 h),
 once with the assumed heavy tail and once per given log-normal sigma (say, measured by
-benchmarks/child_durations.py), side by side.
+benchmarks/performance/child_durations.py), side by side.
 
 Round r samples K*m children from controller max(0, r - s) (K replicas, m children per
 replica, staleness s; s = 0 is the synchronous search), trains them on N slots (GPUs), collects
 their rewards and applies K REINFORCE steps (controller r -> r + 1). Utilization, as in
-benchmarks/utilization.py, is the children's busy time over N * (last child end - first child
+benchmarks/performance/utilization.py, is the children's busy time over N * (last child end - first child
 start). The model:
 
 - a child starts when its round is submitted and a slot is free; waiting children start in

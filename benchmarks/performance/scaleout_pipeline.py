@@ -1,6 +1,6 @@
 """Slot utilization of the real pipeline with surrogate children, by replicas K and staleness s.
 
-    python benchmarks/scaleout_pipeline.py [--slots 8 32] [--median 10] [--rounds 12] [--out FILE]
+    python benchmarks/performance/scaleout_pipeline.py [--slots 8 32] [--median 10] [--rounds 12] [--out FILE]
 
 Each configuration runs `snakemake` in a temporary copy of the workflow with N training slots
 (`--resources gpu=N`, every train_child asking one) on the NAS-Bench-Macro surrogate: a child
@@ -9,7 +9,7 @@ log-normal spread (sigma 0.7: the slowest of 8 children is about 3x the median, 
 children of different depths and widths). The controller steps are the real ones (sample,
 collect, update: each a process that imports torch). Utilization = the children's busy
 seconds / (N x the span from the first child's start to the last child's end)
-(benchmarks/utilization.py). Tracking is off: this measures scheduling.
+(benchmarks/performance/utilization.py). Tracking is off: this measures scheduling.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ from pathlib import Path
 
 import yaml
 
-from common import REPO, workflow_copy  # benchmarks/common.py
-from utilization import slot_utilization  # benchmarks/utilization.py
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/common.py, shared with the studies
+from common import workflow_copy  # noqa: E402
+from utilization import slot_utilization  # benchmarks/performance/utilization.py
 
 MEDIAN_FLOPS = 5.54e7  # NAS-Bench-Macro's median FLOPs: seconds_per_unit = median seconds / this
 CONTROLLER_STEPS = ("rounds/*/sample", "rounds/*/collect", "controller/update_*")
@@ -47,7 +48,7 @@ def config(rounds: int, m: int, replicas: int, staleness: int, median: float, si
         "search": {"space": "nas_bench_macro", "strategy": "reinforce", "seed": 0, "rounds": rounds,
                    "children_per_round": m, "replicas": replicas, "staleness": staleness, "controller": {"lr": 0.01}},
         "child": {"seed": 0, "threads": 1, "surrogate": {
-            "table": str(REPO / "benchmarks" / "data" / "nas-bench-macro-cifar10.csv"), "key_column": "arch",
+            "table": "nasrl:nas-bench-macro-cifar10.csv", "key_column": "arch",
             "key_template": "{l0}{l1}{l2}{l3}{l4}{l5}{l6}{l7}", "reward_column": "test_acc_seed0",
             "seconds_column": "flops", "seconds_per_unit": median / MEDIAN_FLOPS, "seconds_jitter": sigma}},
         "final": {"top_k": 1, "grid": {"lr": [0.1]}},

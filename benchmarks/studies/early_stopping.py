@@ -1,6 +1,6 @@
 """Child epochs saved by early stopping, and what it costs the final result.
 
-    python benchmarks/early_stopping.py [--seeds 0 1 2] [--configs config/config.yaml config/cell-pydoc.yaml]
+    python benchmarks/studies/early_stopping.py [--seeds 0 1 2] [--configs config/config.yaml config/cell-pydoc.yaml]
 
 Runs each config's search with ``child.early_stopping`` off and on (the median stopping
 rule with its defaults, nasrl.training.early_stopping), for each search seed (search.seed;
@@ -26,7 +26,8 @@ from pathlib import Path
 
 import yaml
 
-from common import workflow_copy  # benchmarks/common.py
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/common.py, shared with the studies
+from common import workflow_copy  # noqa: E402
 
 
 def run_search(configfile: str, seed: int, stopping: bool, cores: int) -> dict:
