@@ -23,6 +23,7 @@ import textwrap
 from pathlib import Path
 
 from nasrl.architecture import ArchitectureError, canonical_json, content_key
+from nasrl.errors import ResultsError
 from nasrl.space_kinds import KINDS
 
 BENCH_EPILOG = """\
@@ -123,7 +124,7 @@ def cmd_draw(args: argparse.Namespace) -> None:
 
     try:
         path = draw_architecture(_arch(args.arch).arch, args.out)
-    except ArchitectureError as err:
+    except (ArchitectureError, ResultsError) as err:  # nothing to draw: a malformed or absent architecture
         if not args.or_note:
             raise
         path = draw_note(f"no diagram: {err}", args.out)

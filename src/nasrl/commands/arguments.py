@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nasrl.architecture import ArchitectureError, read_json
+from nasrl.architecture import read_json
+from nasrl.errors import ResultsError
 from nasrl.layout import ResultsLayout
 from nasrl.spaces import SearchSpace
 from nasrl.spaces.presets import ARCHITECTURE_SPACES, architecture_names, preset_architecture, resolve_space
@@ -50,8 +51,8 @@ def is_best_file(value: Any) -> bool:
 
 def arch_of_best(best: dict[str, Any], path: Path) -> Any:
     if best.get("status") != "ok" or "arch" not in best:
-        raise ArchitectureError(f"{path}: holds no architecture (status {best.get('status')!r}): "
-                                "no final run of that search succeeded")
+        raise ResultsError(f"{path}: holds no architecture (status {best.get('status')!r}): "
+                           "no final run of that search succeeded")
     return best["arch"]
 
 
@@ -63,14 +64,14 @@ def search_of(best_path: Path) -> ResultsLayout | None:
 
 
 def resolve_architecture(value: str | Path) -> ArchitectureSource:
-    """The architecture named by ``value`` (see the module docstring); ArchitectureError if none."""
+    """The architecture named by ``value`` (see the module docstring); ResultsError if none."""
     path = Path(value)
     if path.is_dir():
         layout = ResultsLayout(path.parent) if path.name == "final" else ResultsLayout(path)
         if not layout.best.exists():
             why = "the search has not finished" if layout.history.exists() or layout.rounds_dir.exists() else \
                 "it is not a search's results folder"
-            raise ArchitectureError(f"{value}: no {layout.best} ({why}); expected {EXPECTED}")
+            raise ResultsError(f"{value}: no {layout.best} ({why}); expected {EXPECTED}")
         return ArchitectureSource(arch_of_best(read_json(layout.best, "best"), layout.best), "best", str(value), layout)
     if path.exists():
         data = read_json(path)
@@ -80,5 +81,5 @@ def resolve_architecture(value: str | Path) -> ArchitectureSource:
     if str(value) in ARCHITECTURE_SPACES:
         arch, _ = preset_architecture(str(value))
         return ArchitectureSource(arch, "preset", str(value), preset_space=ARCHITECTURE_SPACES[str(value)])
-    raise ArchitectureError(f"architecture {str(value)!r}: no such file or folder, and not a preset "
-                            f"({', '.join(architecture_names())}); expected {EXPECTED}")
+    raise ResultsError(f"architecture {str(value)!r}: no such file or folder, and not a preset "
+                       f"({', '.join(architecture_names())}); expected {EXPECTED}")

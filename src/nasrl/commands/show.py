@@ -14,7 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-from nasrl.architecture import ArchitectureError, read_json
+from nasrl.architecture import read_json
+from nasrl.errors import ResultsError
 from nasrl.io import read_metrics
 from nasrl.layout import ResultsLayout
 from nasrl.pipeline.collect import TRAINED
@@ -120,9 +121,9 @@ def show_search(folder: str | Path) -> str:
     """The summary ``nasrl show`` prints for the search in ``folder`` (results/EXP)."""
     layout = ResultsLayout(Path(folder))
     if not layout.root.is_dir():
-        raise ArchitectureError(f"{folder}: no such folder; expected a search's results folder (results/EXP)")
+        raise ResultsError(f"{folder}: no such folder; expected a search's results folder (results/EXP)")
     if not (layout.settings("search").exists() or layout.rounds_dir.exists()):
-        raise ArchitectureError(f"{folder}: not a search's results folder (no settings/search.yaml, no rounds/)")
+        raise ResultsError(f"{folder}: not a search's results folder (no settings/search.yaml, no rounds/)")
     out = [f"search      {layout.root}"]
     settings: dict[str, Any] = {}
     if layout.settings("search").exists():

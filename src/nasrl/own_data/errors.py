@@ -8,10 +8,12 @@ with a bare ``FileNotFoundError`` or ``UnpicklingError`` from deep inside a load
 
 from __future__ import annotations
 
+from nasrl.errors import NasrlError
 
-class DataError(ValueError):
+
+class DataError(NasrlError):
     """A data directory or file is missing, corrupt or inconsistent.
 
-    Subclasses ``ValueError`` so callers that already treat bad configuration values as
-    ``ValueError`` also catch it. The message always names the offending path.
+    One of the package's errors (a ``ValueError``), so callers that treat bad configuration
+    values as ``ValueError`` also catch it. The message always names the offending path.
     """

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from nasrl.architecture import ArchitectureError
+from nasrl.errors import StateError
 from nasrl.io import atomic_path
 from nasrl.search.base import STATE_FORMAT, SearchStrategy
 from nasrl.search.evolution import EvolutionSearch
@@ -38,14 +38,14 @@ def load_strategy(path: str | Path, space: SearchSpace | None = None) -> SearchS
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
-        raise ArchitectureError(f"controller state file not found: {path}") from None
+        raise StateError(f"controller state file not found: {path}") from None
     except Exception as err:  # torch raises several types for truncated or foreign files
-        raise ArchitectureError(f"controller state file {path} is unreadable: {err}") from None
+        raise StateError(f"controller state file {path} is unreadable: {err}") from None
     if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
-        raise ArchitectureError(f"controller state file {path}: not a nasrl state (format {STATE_FORMAT})")
+        raise StateError(f"controller state file {path}: not a nasrl state (format {STATE_FORMAT})")
     saved_space = build_space(state["space"])
     if space is not None and space.key != saved_space.key:
-        raise ArchitectureError(f"controller state file {path} was made for another search space")
+        raise StateError(f"controller state file {path} was made for another search space")
     strategy = make_strategy(state["strategy"], space or saved_space, seed=state["seed"], config=state["config"])
     strategy.load_state_dict(state)
     return strategy
