@@ -127,9 +127,9 @@ def test_the_default_memory_limit_is_the_ram_the_process_may_use(tmp_path, monke
 
 
 @pytest.mark.parametrize("values, message", [
-    ({"max_params": 0}, "child.max_params: expected an integer >= 1 or null, got 0"),
-    ({"max_memory_gb": 0}, "child.max_memory_gb: expected a number > 0 or null, got 0"),
-    ({"max_memory_gb": -2.5}, "child.max_memory_gb: expected a number > 0 or null, got -2.5"),
+    ({"max_params": 0}, "child.max_params: Input should be greater than or equal to 1, got 0"),
+    ({"max_memory_gb": 0}, "child.max_memory_gb: Input should be greater than 0, got 0"),
+    ({"max_memory_gb": -2.5}, "child.max_memory_gb: Input should be greater than 0, got -2.5"),
 ])
 def test_a_limit_that_is_not_positive_is_one_error_line(tmp_path, capsys, values, message):
     (tmp_path / "child.yaml").write_text(yaml.safe_dump({"dataset": "digits", **values}))

@@ -163,10 +163,10 @@ def test_stopping_is_off_by_default_and_enters_the_child_key_only_when_on():
 
 
 @pytest.mark.parametrize("stopping, message", [
-    ({"quantile": 0.0}, "child.early_stopping.quantile: expected a number in (0, 1), got 0.0"),
-    ({"quantile": 1}, "child.early_stopping.quantile: expected a number in (0, 1), got 1"),
-    ({"min_epochs": 0}, "child.early_stopping.min_epochs: expected an integer >= 1, got 0"),
-    ({"min_reference": 0}, "child.early_stopping.min_reference: expected an integer >= 1, got 0"),
+    ({"quantile": 0.0}, "child.early_stopping.quantile: Input should be greater than 0, got 0.0"),
+    ({"quantile": 1}, "child.early_stopping.quantile: Input should be less than 1, got 1"),
+    ({"min_epochs": 0}, "child.early_stopping.min_epochs: Input should be greater than or equal to 1, got 0"),
+    ({"min_reference": 0}, "child.early_stopping.min_reference: Input should be greater than or equal to 1, got 0"),
     ({"enabled": True, "min_epochs": 4},
      "child.early_stopping.min_epochs: expected an integer in [1, 3] (below child.epochs = 4), got 4"),
     ({"enabled": True, "epochs": 1},

@@ -140,12 +140,13 @@ def test_evolution_beats_random_search_on_a_table(tmp_path):
 
 
 @pytest.mark.parametrize("values, message", [
-    ({"strategy": "evolve"}, "search.strategy: expected one of ['reinforce', 'random', 'evolution'], got 'evolve'"),
+    ({"strategy": "evolve"}, "search.strategy: Input should be 'reinforce', 'random' or 'evolution', got 'evolve'"),
     ({"strategy": "evolution", "evolution": {"population": 1}},
-     "search.evolution.population: expected an integer >= 2, got 1"),
+     "search.evolution.population: Input should be greater than or equal to 2, got 1"),
     ({"strategy": "evolution", "evolution": {"population": 4, "tournament": 5}},
      "search.evolution.tournament: expected an integer in [1, 4] (at most the population), got 5"),
-    ({"strategy": "evolution", "evolution": {"tournament": 0}}, "search.evolution.tournament: expected an integer >= 1"),
+    ({"strategy": "evolution", "evolution": {"tournament": 0}},
+     "search.evolution.tournament: Input should be greater than or equal to 1"),
 ])
 def test_bad_evolution_settings_are_one_line_naming_the_key(values, message):
     with pytest.raises(ValueError) as err:

@@ -171,7 +171,7 @@ def test_per_gpu_below_one_is_one_error_line_when_the_workflow_plans(per_gpu):
     config = {"experiment": "plan", "search": {"space": "cnn_v1"}, "child": {"dataset": "digits", "per_gpu": per_gpu}}
     with pytest.raises(ValueError) as err:
         validate_workflow_config(config)
-    assert str(err.value) == f"child.per_gpu: expected an integer >= 1, got {per_gpu}"
+    assert str(err.value) == f"child.per_gpu: Input should be greater than or equal to 1, got {per_gpu}"
 
 
 def test_children_sharing_a_gpu_are_each_allowed_their_share_of_its_memory(monkeypatch):

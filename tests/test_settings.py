@@ -64,23 +64,41 @@ def test_every_key_is_in_the_config_readme_with_its_default():
 
 
 @pytest.mark.parametrize("build, values, message", [
-    (ChildConfig.from_dict, {"optimizer": {"lr": "fast"}}, "child.optimizer.lr: expected a number > 0, got 'fast'"),
+    (ChildConfig.from_dict, {"optimizer": {"lr": "fast"}},
+     "child.optimizer.lr: Input should be a valid number, unable to parse string as a number, got 'fast'"),
     (ChildConfig.from_dict, {"epoch": 3}, "child: unknown key 'epoch'; expected one of ['accelerator', "),
-    (ChildConfig.from_dict, {"lr_decay_at": [0.5, 2]}, "child.lr_decay_at[1]: expected a number in [0, 1], got 2"),
-    (ChildConfig.from_dict, {"threads": 0, "epochs": 0}, "child.epochs: expected an integer >= 1, got 0 (and 1 more)"),
+    (ChildConfig.from_dict, {"lr_decay_at": [0.5, 2]},
+     "child.lr_decay_at[1]: Input should be less than or equal to 1, got 2"),
+    (ChildConfig.from_dict, {"threads": 0, "epochs": 0},
+     "child.epochs: Input should be greater than or equal to 1, got 0 (and 1 more)"),
     (ChildConfig.from_dict, {"surrogate": {"tabel": "t.csv"}}, "child.surrogate: unknown key 'tabel'"),
     (SearchSettings.from_dict, {"space": "cnn_v1", "roundz": 8}, "search: unknown key 'roundz'; expected one of ["),
-    (SearchSettings.from_dict, {"space": "cnn_v1", "replicas": 0}, "search.replicas: expected an integer >= 1, got 0"),
-    (SearchSettings.from_dict, {"space": "cnn_v1", "staleness": -1}, "search.staleness: expected an integer >= 0"),
+    (SearchSettings.from_dict, {"space": "cnn_v1", "replicas": 0},
+     "search.replicas: Input should be greater than or equal to 1, got 0"),
+    (SearchSettings.from_dict, {"space": "cnn_v1", "staleness": -1},
+     "search.staleness: Input should be greater than or equal to 0"),
     (SearchSettings.from_dict, {"space": "cnn_v1", "strategy": "annealing"},
-     "search.strategy: expected one of ['reinforce', 'random', 'evolution'], got 'annealing'"),
-    (SearchSettings.from_dict, {"rounds": 2}, "search.space: missing; expected a mapping or a string"),
+     "search.strategy: Input should be 'reinforce', 'random' or 'evolution', got 'annealing'"),
+    (SearchSettings.from_dict, {"rounds": 2}, "search.space: Field required"),
+    # a misspelt key is reported as unknown, not as its intended key missing
+    (SearchSettings.from_dict, {"roundz": 2}, "search: unknown key 'roundz'; expected one of ['children_per_round', "),
+    # the branches of a union, joined
+    (SearchSettings.from_dict, {"space": 5},
+     "search.space: Input should be a valid dictionary or a valid string, got 5"),
     (ReinforceConfig.from_dict, {"baseline_decay": 1.0},
-     "search.controller.baseline_decay: expected a number in [0, 1), got 1.0"),
+     "search.controller.baseline_decay: Input should be less than 1, got 1.0"),
     (FinalSettings.from_dict, {"grid": {"momentum": [0.9]}}, "final.grid: unknown key 'momentum'"),
-    (FinalSettings.from_dict, {"grid": {"lr": []}}, "final.grid.lr: expected a non-empty list (items: a number > 0)"),
+    (FinalSettings.from_dict, {"grid": {"lr": []}},
+     "final.grid.lr: List should have at least 1 item after validation, not 0, got []"),
     (WorkflowConfig.from_dict, {"experiment": "x", "search": {"space": "cnn_v1"}, "mlflow": {}},
      "config: unknown key 'mlflow'"),
+    # data of one's own is checked as the model its type names
+    (ChildConfig.from_dict, {"dataset": {"type": "arrays", "pth": "d.npz"}},
+     "child.dataset: unknown key 'pth'; expected one of ['digest', 'layout', "),
+    (ChildConfig.from_dict, {"dataset": {"type": "arrays"}}, "child.dataset.path: Field required"),
+    # a check across a section's keys is the section's own, not only the workflow's
+    (ChildConfig.from_dict, {"epochs": 4, "early_stopping": {"enabled": True, "min_epochs": 4}},
+     "child.early_stopping.min_epochs: expected an integer in [1, 3] (below child.epochs = 4), got 4"),
 ])
 def test_a_bad_value_is_one_line_naming_the_key(build, values, message):
     with pytest.raises(ValueError) as err:
@@ -157,7 +175,7 @@ def test_changing_where_children_run_rewrites_only_the_runtime_settings(tmp_path
 
 @pytest.mark.parametrize("name", ["", ".", "..", ".hidden", "a/b", "../etc"])
 def test_an_experiment_name_must_be_one_folder_inside_results(name):
-    with pytest.raises(ValueError, match=r"^experiment: expected a string matching .*, got "):
+    with pytest.raises(ValueError, match=r"^experiment: String should match pattern .*, got "):
         validate_workflow_config({"experiment": name, "search": {"space": "cnn_v1"}})
     assert validate_workflow_config({"experiment": "run-2.b_1", "search": {"space": "cnn_v1"}})
 
@@ -176,7 +194,7 @@ def test_command_line_values_mean_what_they_would_in_the_config_file():
     """Issue #14: `--config 'search={"rounds": 8}'` arrives as {"rounds": "8"}; nulls as "null"."""
     from nasrl.settings.overrides import type_overrides
 
-    text = command_line(search={"rounds": 8, "controller": {"lr": None, "temperature": "~"},
+    text = command_line(search={"rounds": 8, "controller": {"lr": None, "temperature": "~", "unique_samples": True},
                                 "space": {"type": "cnn", "num_filters": [8, 16], "depth": {"start": 2}}},
                         child={"precision": None, "data_dir": None, "threads": 2, "augment": False,
                                "lr_decay_at": [0.25, 0.5], "optimizer": {"nesterov": True}},
@@ -189,7 +207,9 @@ def test_command_line_values_mean_what_they_would_in_the_config_file():
     for name, section in text.items():  # Snakemake's merge of --config into the config file
         config[name] = {**config.get(name, {}), **section}
     settings = validate_workflow_config(config, text)
-    assert (settings.search.rounds, settings.search.controller.lr, settings.search.controller.temperature) == (8, None, None)
+    controller = settings.search.controller
+    assert (settings.search.rounds, controller.lr, controller.temperature, controller.unique_samples) == \
+        (8, None, None, "minibatch")  # true: a validator within the field's type reads it
     assert settings.search.space["num_filters"] == [8, 16]
     child = settings.child
     assert (child.precision, child.data_dir, child.threads, child.augment, child.lr_decay_at, child.optimizer.nesterov) \
@@ -209,9 +229,9 @@ def test_a_section_that_is_not_a_mapping_on_the_command_line_shows_the_supported
     ({"child": {"dataset": "mnist"}}, "child.dataset: expected one of ['cifar10', 'digits', 'ptb', 'ptb_char', "
                                       "'pydoc_topics', 'pydoc_topics_char'] or a mapping with type arrays | image_folder | "
                                       "module | text, got 'mnist'"),
-    ({"child": {"accelerator": "tpu-v9"}}, "child.accelerator: expected one of ['auto', 'cpu', 'gpu', 'cuda', 'mps', "
-                                           "'tpu'], got 'tpu-v9'"),
-    ({"child": {"precision": "fp8"}}, "child.precision: expected one of ['16-mixed', 'bf16-mixed', "),
+    ({"child": {"accelerator": "tpu-v9"}}, "child.accelerator: Input should be 'auto', 'cpu', 'gpu', 'cuda', 'mps' "
+                                           "or 'tpu', got 'tpu-v9'"),
+    ({"child": {"precision": "fp8"}}, "child.precision: Input should be '16-mixed', 'bf16-mixed', "),
     ({"search": {"space": "cnn_v9"}}, "search.space: 'cnn_v9' is neither a preset (cnn_v1, "),
     ({"search": {"space": {"type": "cnn", "num_filters": []}}}, "search.space: cnn space.num_filters: expected a "
                                                                 "non-empty list, got []"),

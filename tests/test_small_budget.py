@@ -137,8 +137,8 @@ def test_the_defaults_and_the_paper_presets_are_the_papers_controller_and_the_bl
 
 
 @pytest.mark.parametrize("values, message", [
-    ({"ppo_epochs": 0}, "search.controller.ppo_epochs: expected an integer >= 1, got 0"),
-    ({"ppo_clip": -0.2}, "search.controller.ppo_clip: expected a number > 0 or null, got -0.2"),
+    ({"ppo_epochs": 0}, "search.controller.ppo_epochs: Input should be greater than or equal to 1, got 0"),
+    ({"ppo_clip": -0.2}, "search.controller.ppo_clip: Input should be greater than 0, got -0.2"),
     ({"unique_samples": "always"}, "search.controller.unique_samples: expected one of ['off', 'minibatch', 'search'] "
                                    "(true: minibatch, false: off), got 'always'"),
     ({"unique_samples": 1}, "search.controller.unique_samples: expected one of ['off', 'minibatch', 'search'] "

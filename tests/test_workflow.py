@@ -122,7 +122,8 @@ def test_missing_data_stops_the_run_before_any_child_starts(tmp_path):
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda c: c["search"].update(rounds="two"), "invalid config: search.rounds: expected an integer >= 1, got 'two'"),
+    (lambda c: c["search"].update(rounds="two"),
+     "invalid config: search.rounds: Input should be a valid integer, unable to parse string as an integer, got 'two'"),
     (lambda c: c["child"].update(epoch=3), "invalid config: child: unknown key 'epoch'"),
     (lambda c: c.update(mlflow={}), "invalid config: config: unknown key 'mlflow'"),
 ])

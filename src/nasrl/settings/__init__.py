@@ -7,10 +7,15 @@
 - :mod:`~nasrl.settings.final`: ``final`` (``FinalSettings``, its ``grid``);
 - :mod:`~nasrl.settings.workflow`: ``tracking``, the whole config (``WorkflowConfig``) and the
   settings files of the workflow's steps;
-- :mod:`~nasrl.settings.base`: the section base and the one-line error of a bad value;
+- :mod:`~nasrl.settings.base`: the section base and the one-line error of a bad value (pydantic's
+  own location and message);
 - :mod:`~nasrl.settings.choices`: the closed sets (datasets, accelerators, precisions);
-- :mod:`~nasrl.settings.overrides`: ``snakemake --config`` text typed as config.yaml would be;
+- :mod:`~nasrl.settings.overrides`: ``snakemake --config`` text typed as config.yaml would be,
+  by the fields' types (a pydantic ``TypeAdapter`` per type);
 - :mod:`~nasrl.settings.plan_checks`: the space built and matched with the dataset, at plan time.
+
+A check across a section's keys (early stopping's ``min_epochs`` below ``epochs``, evolution's
+tournament within its population) is a model validator of that section.
 
 The models define the keys, their types, ranges and defaults (with the paper section each
 default comes from); the workflow checks its config through them, and the strategies and

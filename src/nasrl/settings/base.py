@@ -3,25 +3,26 @@
 Every section is a pydantic model that forbids unknown keys. Values are checked in
 pydantic's lax mode, so the numeric strings ``snakemake --config`` can pass (``"8"`` for an
 integer) become numbers, while ``"fast"`` for a learning rate is an error. A
-``ValidationError`` is never shown as pydantic prints it: :func:`one_line` turns it into one
-line naming the dotted key, the value and what is allowed, read from the model's JSON schema
-(the ranges the model itself enforces, so the message cannot disagree with the check), and
-``from_dict`` raises that line as a ``ValueError``, which the command line prints as is.
+``ValidationError`` is never shown as pydantic prints it: :func:`one_line` turns its first
+error into one line, ``key: message, got value``, from pydantic's own ``loc`` (dotted, after the
+section's key) and ``msg``, and ``from_dict`` raises that line as a ``ValueError``, which the
+command line prints as is. An unknown key is checked before the section's fields, so a
+misspelt key is reported as such, with the keys the section has, and not as its intended key
+missing. A check across a section's keys is a model validator of that section.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from nasrl.architecture import MAX_JSON_DEPTH, read_input
 
-# Constrained numbers shared by the sections (the JSON schema carries their ranges).
+# Constrained numbers shared by the sections.
 Count = Annotated[int, Field(ge=1)]
 Fraction = Annotated[float, Field(ge=0, lt=1)]  # dropout rates, the baseline decay
 UnitFloat = Annotated[float, Field(ge=0, le=1)]  # fractions of the training epochs
@@ -30,16 +31,29 @@ UnitFloat = Annotated[float, Field(ge=0, le=1)]  # fractions of the training epo
 class Section(BaseModel):
     """A config section: unknown keys and NaN or infinite numbers are errors."""
 
+    # extra="forbid" keeps the JSON schema closed; _known_keys reports an unknown key first.
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     SECTION: ClassVar[str] = ""  # the section's dotted key in a workflow config, its messages' prefix
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, values: Any) -> Any:
+        """An unknown key, with the keys allowed: checked first, as a misspelt key would also make
+        its intended key look missing."""
+        if isinstance(values, Mapping):
+            unknown = [key for key in values if key not in cls.model_fields]
+            if unknown:
+                raise ValueError(f"unknown key {unknown[0]!r}; expected one of {sorted(cls.model_fields)}")
+        return values
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any] | None, where: str | None = None) -> Self:
         """Build the section from a mapping (None: every default); ValueError in one line."""
+        values = {} if values is None else values
         try:
-            return cls.model_validate({} if values is None else values)
+            return cls.model_validate(values)
         except ValidationError as err:
-            raise ValueError(one_line(err, cls, cls.SECTION if where is None else where)) from None
+            raise ValueError(one_line(err, values, cls.SECTION if where is None else where)) from None
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump()
@@ -64,110 +78,47 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 # --- one line per ValidationError -----------------------------------------------------------
 
 
-def one_line(err: ValidationError, model: type[BaseModel], where: str = "") -> str:
-    """The first error of ``err`` as ``key: expected ..., got ...`` (+ how many more keys failed).
+def one_line(err: ValidationError, values: Any, where: str = "") -> str:
+    """The first failing key of ``err`` as ``key: message, got value`` (+ how many more keys failed).
 
-    Unknown keys come first: a misspelt key also makes its intended key look missing.
+    ``values``: what was validated, to tell the keys in an error's ``loc`` from the names pydantic
+    gives a union's branches there. The branches of a union fail together, under one key: their
+    messages are joined (``a valid dictionary or a valid string``).
     """
-    errors = sorted(err.errors(include_url=False), key=lambda e: e["type"] != "extra_forbidden")
-    lines = {}  # key -> message; a union reports each of its branches for the same key
-    for error in errors:
-        key, message = _describe_error(error, _schema(model), where)
-        lines.setdefault(key, message)
-    first, *rest = lines.values()
-    return first + (f" (and {len(rest)} more)" if rest else "")
+    failed: dict[str, list[dict[str, Any]]] = {}
+    for error in err.errors(include_url=False):
+        failed.setdefault(_key(error, values, where), []).append(error)
+    (key, errors), *rest = failed.items()
+    return _line(key, errors) + (f" (and {len(rest)} more)" if rest else "")
 
 
-@functools.cache
-def _schema(model: type[BaseModel]) -> dict[str, Any]:
-    return model.model_json_schema()
+def _key(error: dict[str, Any], values: Any, where: str) -> str:
+    """The dotted key of an error's ``loc`` in ``values``: names as ``a.b``, list items as ``[i]``."""
+    key, value, loc = where, values, error["loc"]
+    for place, part in enumerate(loc):
+        held = isinstance(value, Mapping) and part in value or \
+            isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value)
+        if not held and not (error["type"] == "missing" and place == len(loc) - 1):
+            continue  # the name of a union's branch (str, literal[...], a tag), not a key of the input
+        key = (f"{key}.{part}" if key else part) if isinstance(part, str) else f"{key}[{part}]"
+        value = value[part] if held else None
+    return key or "config"
 
 
-def _describe_error(error: dict[str, Any], schema: dict[str, Any], where: str) -> tuple[str, str]:
-    defs = schema.get("$defs", {})
-    names = [where] if where else []
-    node, loc = schema, list(error["loc"])
-    while loc:  # walk the schema along the error's location, as far as it names keys and items
-        resolved = _resolve(node, defs)
-        part = loc[0]
-        if isinstance(part, str) and part in resolved.get("properties", {}):
-            node = resolved["properties"][part]
-            names.append(part)
-        elif isinstance(part, int) and "items" in resolved:
-            node = resolved["items"]
-            names[-1:] = [f"{names[-1] if names else ''}[{part}]"]
-        else:
-            break  # an unknown key, or the tag of a union branch
-        loc.pop(0)
-    key = ".".join(names) or "config"
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        allowed = sorted(_resolve(node, defs).get("properties", {}))
-        return key, f"{key}: unknown key {loc[0]!r}; expected one of {allowed}"
-    if kind == "missing":
-        return key, f"{key}: missing; expected {_allowed(node, defs)}"
-    if kind in ("value_error", "assertion_error"):
-        message = error['msg'].split(', ', 1)[-1]
-        # a nested section's own line (child.dataset's type, say) names its key already
-        return key, message if message.startswith((f"{key}.", f"{key}:")) else f"{key}: {message}"
-    if kind == "string_too_long":  # the value itself would be cut short: its length is what matters
-        return key, f"{key}: expected {_allowed(node, defs)}, got {len(error['input'])} characters"
-    return key, f"{key}: expected {_allowed(node, defs)}, got {_short(error['input'])}"
-
-
-def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
-    """A node's own schema: references followed, an optional value's null branch dropped."""
-    while True:
-        if "$ref" in node:
-            node = defs[node["$ref"].rsplit("/", 1)[-1]]
-            continue
-        branches = [b for b in node.get("anyOf", []) if b.get("type") != "null"]
-        if len(branches) != 1:
-            return node
-        node = branches[0]
-
-
-def _allowed(node: dict[str, Any], defs: dict[str, Any]) -> str:
-    """What a schema node accepts, in words: ``a number > 0``, ``an integer >= 1 or null`` ..."""
-    if "$ref" in node:
-        return "a mapping"
-    if "anyOf" in node:
-        words = [_allowed(b, defs) for b in node["anyOf"] if b.get("type") != "null"]
-        nullable = len(words) < len(node["anyOf"])
-        return " or ".join(words + (["null"] if nullable else []))
-    if "oneOf" in node:  # a tagged union of sections: its branches' keys are checked one by one
-        tags = sorted(node.get("discriminator", {}).get("mapping", {}))
-        return f"a mapping with type {' | '.join(tags)}" if tags else "a mapping"
-    if "enum" in node:
-        return f"one of {node['enum']}"
-    kind = node.get("type")
-    if kind == "boolean":
-        return "true or false"
-    if kind == "string":
-        text = f"a string matching {node['pattern']}" if "pattern" in node else "a string"
-        return f"{text} (at most {node['maxLength']} characters)" if "maxLength" in node else text
-    if kind == "object":
-        return "a mapping"
-    if kind == "array":
-        noun = "a non-empty list" if node.get("minItems") else "a list"
-        return f"{noun} (items: {_allowed(node['items'], defs)})" if "items" in node else noun
-    if kind in ("integer", "number"):
-        return ("an integer" if kind == "integer" else "a number") + _range(node)
-    return "a value"
-
-
-def _range(node: dict[str, Any]) -> str:
-    low = ("[", node["minimum"]) if "minimum" in node else ("(", node.get("exclusiveMinimum"))
-    high = ("]", node["maximum"]) if "maximum" in node else (")", node.get("exclusiveMaximum"))
-    if low[1] is not None and high[1] is not None:
-        return f" in {low[0]}{low[1]:g}, {high[1]:g}{high[0]}"
-    if low[1] is not None:
-        return f" {'>=' if low[0] == '[' else '>'} {low[1]:g}"
-    if high[1] is not None:
-        return f" {'<=' if high[0] == ']' else '<'} {high[1]:g}"
-    return ""
+def _line(key: str, errors: list[dict[str, Any]]) -> str:
+    messages = [error["msg"].removeprefix("Value error, ") for error in errors]
+    message = " or ".join([messages[0], *(text.removeprefix("Input should be ") for text in messages[1:])])
+    if errors[0]["type"] == "value_error":  # a check's own words, which say what they got
+        # a section's check across its keys names the key it is about (child.early_stopping.min_epochs)
+        return message if message.startswith((f"{key}.", f"{key}:")) else f"{key}: {message}"
+    if errors[0]["type"] == "missing":
+        return f"{key}: {message}"
+    return f"{key}: {message}, got {_short(errors[0]['input'])}"
 
 
 def _short(value: Any) -> str:
+    """The value as given, or its length where that is what a long text is about."""
     text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    if len(text) <= 60:
+        return text
+    return f"{len(value)} characters" if isinstance(value, str) else text[:57] + "..."

@@ -20,10 +20,10 @@ limits are raised later (delete its folder to train it again).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 
 import yaml
-from pydantic import Field, NonNegativeFloat, PositiveFloat, field_validator
+from pydantic import Field, NonNegativeFloat, PositiveFloat, field_validator, model_validator
 
 from nasrl.architecture import ArchitectureError, content_key, read_input
 from nasrl.settings.base import Count, Fraction, Section, UnitFloat
@@ -120,7 +120,7 @@ class EarlyStoppingConfig(Section):
 
     enabled: bool = False
     quantile: float = Field(default=0.5, gt=0, lt=1)  # the fraction of reference children a child must beat
-    min_epochs: Count = 1  # epochs every child trains before it can be stopped; < child.epochs (plan_checks)
+    min_epochs: Count = 1  # epochs every child trains before it can be stopped; < child.epochs (ChildConfig)
     min_reference: Count = 3  # reference children that reached an epoch before any child stops there
 
 
@@ -165,6 +165,24 @@ class ChildConfig(Section):
     surrogate: SurrogateConfig | None = None  # reward from a table instead of training (scheduler tests)
     # Part of the child key: a child trained with stopping is not reused by a search without it.
     early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig)
+
+    @model_validator(mode="after")
+    def _stopping_fits(self) -> Self:
+        """The median stopping rule needs an epoch to stop after (min_epochs < epochs) and a
+        learning curve, which a surrogate child has not."""
+        stopping = self.early_stopping
+        if not stopping.enabled:
+            return self
+        if self.surrogate is not None:
+            raise ValueError("child.early_stopping.enabled: surrogate children have no learning curve to stop; "
+                             "expected false with child.surrogate")
+        if self.epochs < 2:
+            raise ValueError(f"child.early_stopping.enabled: a child of {self.epochs} epoch cannot stop early; "
+                             "expected false, or child.epochs >= 2")
+        if stopping.min_epochs >= self.epochs:
+            raise ValueError(f"child.early_stopping.min_epochs: expected an integer in [1, {self.epochs - 1}] "
+                             f"(below child.epochs = {self.epochs}), got {stopping.min_epochs}")
+        return self
 
     def result_dict(self) -> dict[str, Any]:
         """Every setting that can change the child's result: all but the runtime keys. Early

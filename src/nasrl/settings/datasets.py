@@ -5,6 +5,9 @@
     {type: text, path: DIR, level: word}     train.txt, valid.txt, test.txt, as Penn Treebank
     {type: module, target: "pkg.mod:Class", args: {...}}   any LightningDataModule
 
+``DatasetValue`` is a pydantic discriminated union: a dataset's name, or the model that the
+mapping's ``type`` names, so a bad key is reported within that type.
+
 Relative paths are read from the working directory of the run (where ``snakemake`` runs).
 The files are read, checked and hashed when the run is planned (nasrl.own_data, called from
 ``plan_checks.py``), which writes the hash into ``digest``: the child key includes it, so changed
@@ -13,9 +16,10 @@ data trains new children and the same data reuses them.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, Union, get_args
 
-from pydantic import BeforeValidator, Field
+from pydantic import Discriminator, Field, Tag
 
 from nasrl.settings.base import Count, Section
 from nasrl.settings.choices import Dataset
@@ -77,19 +81,24 @@ class ModuleData(Section):
 
 OWN_DATASETS = {model.model_fields["type"].annotation.__args__[0]: model
                 for model in (ImageFolderData, ArraysData, TextData, ModuleData)}
+DATASET_NAMES = get_args(Dataset)
 
 
-def _own_dataset(value: Any) -> Any:
-    """A mapping read as its type's model, so a bad key is reported within that type (a plain
-    union would only say that the value matches none of its branches)."""
-    if not isinstance(value, dict):
-        return value
-    model = OWN_DATASETS.get(value.get("type"))
-    if model is None:
-        raise ValueError(f"child.dataset.type: expected one of {sorted(OWN_DATASETS)}, got {value.get('type')!r}")
-    return model.from_dict(value)
+def _dataset_branch(value: Any) -> str | None:
+    """Which branch checks ``child.dataset``: "name", or a mapping's type (None: no branch fits).
+
+    Picking one branch keeps a bad key of data of one's own reported within its type, where a
+    plain union would report every branch's complaints."""
+    if isinstance(value, str):
+        return "name" if value in DATASET_NAMES else None
+    kind = value.get("type") if isinstance(value, Mapping) else getattr(value, "type", None)
+    return kind if isinstance(kind, str) and kind in OWN_DATASETS else None
 
 
-OwnDataset = Annotated[ImageFolderData | ArraysData | TextData | ModuleData, Field(discriminator="type")]
-# child.dataset: a name, or a mapping checked as its type's model before the union sees it.
-DatasetValue = Annotated[Dataset | OwnDataset, BeforeValidator(_own_dataset)]
+# child.dataset: a dataset's name, or a mapping checked as the model its type names.
+DatasetValue = Annotated[
+    Union[(Annotated[Dataset, Tag("name")], *(Annotated[model, Tag(kind)] for kind, model in OWN_DATASETS.items()))],
+    Discriminator(_dataset_branch, custom_error_type="dataset",
+                  custom_error_message=f"expected one of {list(DATASET_NAMES)} or a mapping with type "
+                                       f"{' | '.join(sorted(OWN_DATASETS))}"),
+]

@@ -6,22 +6,24 @@ loader, which types nothing: ``search='{"rounds": 8, "controller": {"lr": null}}
 ``"null"`` would stay text (an error for a number; a wrong value for a key such as
 ``child.data_dir``), and the numbers inside a free-form value (a space spec) would stay text.
 
-:func:`type_overrides` walks the command line's values beside the settings model and reads
-each text as YAML would have in config.yaml, except where the model expects text: there the
-text is kept as given (an experiment named ``007`` stays ``"007"``), and ``null`` or ``~``
-means None for a key that may be null. A section given as one text that is a YAML or JSON
-mapping is read as that mapping. Values from config files are never touched: they were
-typed by YAML already.
+:func:`type_overrides` follows the command line's values through the sections' fields and asks
+each field's type (a pydantic ``TypeAdapter``, strict mode) what it takes: text the type takes
+as text is kept as given (an experiment named ``007`` stays ``"007"``), ``null`` or ``~`` means
+None for a key that may be null, and any other value is read as YAML reads it in config.yaml
+(``"8"`` -> 8, a space spec's numbers) where the type takes the result. A section given as one
+text that is a YAML or JSON mapping is read as that mapping. Values from config files are never
+touched: they were typed by YAML already.
 """
 
 from __future__ import annotations
 
-import types
+import functools
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, get_args
 
 import yaml
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic.fields import FieldInfo
 
 NULL_WORDS = frozenset({"null", "Null", "NULL", "~"})  # YAML's spellings of null
 
@@ -32,15 +34,14 @@ def type_overrides(model: type[BaseModel], values: Mapping[str, Any]) -> dict[st
     A key the model lacks keeps its value: the model reports it as unknown.
     """
     fields = model.model_fields
-    return {key: _typed(fields[key].annotation, value) if key in fields else value for key, value in values.items()}
+    return {key: _typed(fields[key], value) if key in fields else value for key, value in values.items()}
 
 
 def check_sections(model: type[BaseModel], typed: Mapping[str, Any]) -> None:
     """A section that is still text did not read as a mapping: say how to write one (ValueError)."""
     for key, value in typed.items():
         field = model.model_fields.get(key)
-        if isinstance(value, str) and field is not None and any(
-                isinstance(b, type) and issubclass(b, BaseModel) for b in _branches(field.annotation)):
+        if isinstance(value, str) and field is not None and _section(field.annotation) is not None:
             text = value if len(value) <= 40 else value[:37] + "..."
             raise ValueError(f"{key}: expected a mapping, got {text!r}; on the command line a section is one "
                              f"YAML or JSON mapping: --config '{key}={{\"name\": value}}' (config/README.md)")
@@ -55,43 +56,47 @@ def merge_overrides(config: dict[str, Any], overrides: Mapping[str, Any]) -> Non
             config[key] = dict(value) if isinstance(value, Mapping) else value
 
 
-def _typed(annotation: Any, value: Any) -> Any:
-    branches = _branches(annotation)
+def _typed(field: FieldInfo, value: Any) -> Any:
+    section = _section(field.annotation)
+    if section is not None and isinstance(value, Mapping):
+        return type_overrides(section, value)  # key by key: each after its own field's type
+    # pydantic keeps a field's constraints and validators (a BeforeValidator) beside its annotation
+    field_type = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
     if isinstance(value, str):
-        if type(None) in branches and value in NULL_WORDS:
+        if value in NULL_WORDS and _takes(field_type, None):
             return None
-        if any(_is_text(branch) for branch in branches):
-            return value
-        try:
-            return yaml.safe_load(value)  # "8" -> 8, "true" -> True, "[0.1, 0.05]" -> a list, "{a: 1}" -> a mapping
-        except yaml.YAMLError:
-            return value  # the model names the key and what it expects
+        if _takes(field_type, value):
+            return value  # text the setting takes as text: a name, an experiment "007"
+    read = _read_yaml(value)  # "8" -> 8, "[0.1, 0.05]" -> a list, "{a: 1}" -> a mapping
+    # A section written as one text is read as its mapping, and the model checks its keys.
+    return read if _takes(field_type, read) or section is not None and isinstance(read, Mapping) else value
+
+
+def _section(annotation: Any) -> type[BaseModel] | None:
+    """The section a field holds (``X`` or ``X | None``), or None."""
+    return next((t for t in (annotation, *get_args(annotation)) if isinstance(t, type) and issubclass(t, BaseModel)),
+                None)
+
+
+def _read_yaml(value: Any) -> Any:
+    """Text as YAML reads it in config.yaml, within lists and mappings too; text YAML cannot read stays text."""
     if isinstance(value, Mapping):
-        section = next((b for b in branches if isinstance(b, type) and issubclass(b, BaseModel)), None)
-        if section is not None:
-            return type_overrides(section, value)
-        mapping = next((b for b in branches if get_origin(b) in (dict, Mapping)), None)
-        item = get_args(mapping)[1] if mapping is not None and get_args(mapping) else Any
-        return {key: _typed(item, v) for key, v in value.items()}
+        return {key: _read_yaml(item) for key, item in value.items()}
     if isinstance(value, list):
-        sequence = next((b for b in branches if get_origin(b) is list), None)
-        item = get_args(sequence)[0] if sequence is not None and get_args(sequence) else Any
-        return [_typed(item, v) for v in value]
-    return value
+        return [_read_yaml(item) for item in value]
+    try:
+        return yaml.safe_load(value) if isinstance(value, str) else value
+    except (yaml.YAMLError, ValueError):  # not YAML, or a date that is none (2024-13-01)
+        return value  # the model names the key and what it expects
 
 
-def _branches(annotation: Any) -> list[Any]:
-    """The alternatives of a field's type, with ``Annotated`` and ``X | None`` unwrapped."""
-    origin = get_origin(annotation)
-    if origin is Annotated:
-        return _branches(get_args(annotation)[0])
-    if origin in (Union, types.UnionType):
-        return [branch for arg in get_args(annotation) for branch in _branches(arg)]
-    return [annotation]
+def _takes(field_type: Any, value: Any) -> bool:
+    """Whether ``field_type`` takes ``value`` as it is (strict mode: no text read as a number)."""
+    try:
+        _adapter(field_type).validate_python(value, strict=True)
+    except ValidationError:
+        return False
+    return True
 
 
-def _is_text(branch: Any) -> bool:
-    """Whether the branch takes text as text: ``str``, or a ``Literal`` of names."""
-    if branch is str:
-        return True
-    return get_origin(branch) is Literal and any(isinstance(arg, str) for arg in get_args(branch))
+_adapter = functools.cache(TypeAdapter)  # one adapter per field type: building one takes milliseconds

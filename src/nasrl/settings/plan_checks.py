@@ -1,12 +1,13 @@
-"""Checks across sections that the workflow makes when it plans, before any job runs.
+"""Checks that the workflow makes when it plans, before any job runs, that need files.
 
-The section models check each key alone (types, ranges, the names in ``choices.py``). What
-needs two keys, or the space itself, is checked here, so that a run that no child could finish
-stops at once with one line instead of failing in its first job: the space must build (a preset
-name, a YAML file or a spec), and its children must be trainable on the dataset (a CNN on image
-data, a recurrent cell on text), unless they are surrogates looked up in a table; data of one's
-own is read and hashed here (``check_own_data``: its digest enters the child key); early stopping
-needs an epoch to stop after (``min_epochs`` below ``epochs``) and a trained child's curve.
+The section models check their own values (types, ranges, the names in ``choices.py``, and
+with model validators the checks across a section's keys, such as early stopping's
+``min_epochs`` below ``epochs``). What needs the space or the data is checked here, so that a
+run that no child could finish stops at once with one line instead of failing in its first job:
+the space must build (a preset name, a YAML file or a spec), and its children must be trainable
+on the dataset (a CNN on image data, a recurrent cell on text), unless they are surrogates
+looked up in a table; data of one's own is read and hashed here (``check_own_data``: its digest
+enters the child key).
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ def check_plan(search: SearchSettings, child: ChildConfig) -> None:
         space = search.build_space()
     except ArchitectureError as err:  # one line, even where it quotes a YAML parser's message
         raise ValueError(f"search.space: {' '.join(str(err).split())}") from None
-    check_early_stopping(child)
     if child.surrogate is not None:
         return  # no network and no data: the table is read (and checked) by prepare_data
     needs = SPACE_DATA_KINDS.get(space.type)
@@ -62,18 +62,3 @@ def check_own_data(child: ChildConfig, space_type: str, needs: str):
     child.dataset.digest = facts.digest
     return facts
 
-
-def check_early_stopping(child: ChildConfig) -> None:
-    """The median stopping rule needs an epoch to stop after (min_epochs < epochs) and curves."""
-    stopping = child.early_stopping
-    if not stopping.enabled:
-        return
-    if child.surrogate is not None:
-        raise ValueError("child.early_stopping.enabled: surrogate children have no learning curve to stop; "
-                         "expected false with child.surrogate")
-    if child.epochs < 2:
-        raise ValueError(f"child.early_stopping.enabled: a child of {child.epochs} epoch cannot stop early; "
-                         "expected false, or child.epochs >= 2")
-    if stopping.min_epochs >= child.epochs:
-        raise ValueError(f"child.early_stopping.min_epochs: expected an integer in [1, {child.epochs - 1}] "
-                         f"(below child.epochs = {child.epochs}), got {stopping.min_epochs}")

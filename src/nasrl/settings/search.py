@@ -3,9 +3,9 @@ and regularized evolution's population and tournament."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
-from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, ValidationInfo, field_validator
+from pydantic import BeforeValidator, Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, model_validator
 
 from nasrl.settings.base import Count, Fraction, Section
 
@@ -14,6 +14,16 @@ if TYPE_CHECKING:
 
 
 UNIQUE_SAMPLES = ("off", "minibatch", "search")
+
+
+def _unique_samples_mode(value: Any) -> Any:
+    """A mode's name, or true or false (minibatch or off). Part of the field's type, not a validator
+    of the model, so that ``--config`` text is typed by it too (overrides.py)."""
+    if isinstance(value, bool):
+        return "minibatch" if value else "off"
+    if value not in UNIQUE_SAMPLES:
+        raise ValueError(f"expected one of {list(UNIQUE_SAMPLES)} (true: minibatch, false: off), got {value!r}")
+    return value
 
 
 class ReinforceConfig(Section):
@@ -42,16 +52,7 @@ class ReinforceConfig(Section):
     # Sampling without repeats: off; minibatch (redraw an architecture already in the minibatch);
     # search (also redraw one already trained: the policy restricted to untrained architectures).
     # true and false, its earlier spelling, mean minibatch and off.
-    unique_samples: Literal["off", "minibatch", "search"] = "off"
-
-    @field_validator("unique_samples", mode="before")
-    @classmethod
-    def _unique_samples_mode(cls, value: Any) -> Any:
-        if isinstance(value, bool):
-            return "minibatch" if value else "off"
-        if value not in UNIQUE_SAMPLES:
-            raise ValueError(f"expected one of {list(UNIQUE_SAMPLES)} (true: minibatch, false: off), got {value!r}")
-        return value
+    unique_samples: Annotated[Literal["off", "minibatch", "search"], BeforeValidator(_unique_samples_mode)] = "off"
 
 
 class EvolutionConfig(Section):
@@ -62,13 +63,12 @@ class EvolutionConfig(Section):
     population: Annotated[int, Field(ge=2)] = 20  # P: the first P samples are random; the oldest dies
     tournament: Count = 5  # S: the best of S random members is mutated; 1 <= S <= P
 
-    @field_validator("tournament")
-    @classmethod
-    def _tournament_fits(cls, value: int, info: ValidationInfo) -> int:
-        population = info.data.get("population")
-        if population is not None and value > population:
-            raise ValueError(f"expected an integer in [1, {population}] (at most the population), got {value}")
-        return value
+    @model_validator(mode="after")
+    def _tournament_fits(self) -> Self:
+        if self.tournament > self.population:
+            raise ValueError(f"search.evolution.tournament: expected an integer in [1, {self.population}] "
+                             f"(at most the population), got {self.tournament}")
+        return self
 
 
 class SearchSettings(Section):

@@ -56,7 +56,7 @@ def validate_workflow_config(config: dict[str, Any], overrides: Mapping[str, Any
 
     ``overrides``: the command line's ``--config`` values, already merged into ``config`` as
     untyped text; they are typed as config.yaml would type them first (``overrides.py``). The
-    checks that need the space or two sections follow (``plan_checks.py``).
+    checks that need the space or the data follow (``plan_checks.py``).
     """
     if overrides:
         typed = type_overrides(WorkflowConfig, overrides)
