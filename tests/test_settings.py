@@ -267,7 +267,6 @@ def test_the_closed_sets_agree_with_the_data_modules_the_training_code_and_light
     from nasrl.data import DataError, make_datamodule
     from nasrl.data_kinds import DATASET_KINDS
     from nasrl.settings import choices
-    from nasrl.training.child import SPACE_KINDS
 
     assert set(typing.get_args(choices.Dataset)) == set(DATASET_KINDS)
     for name in DATASET_KINDS:  # every name the settings accept is one the data modules know
@@ -275,7 +274,6 @@ def test_the_closed_sets_agree_with_the_data_modules_the_training_code_and_light
             make_datamodule(name)
         except DataError as err:
             assert "needs data_dir" in str(err), err
-    assert choices.SPACE_DATA_KINDS == SPACE_KINDS
     assert set(typing.get_args(choices.Accelerator)) == set(AcceleratorRegistry.available_accelerators()) | {"auto", "gpu"}
     lightning = {str(value) for literal in typing.get_args(_PRECISION_INPUT) for value in typing.get_args(literal)}
     assert set(typing.get_args(typing.get_args(choices.Precision)[0])) == lightning

@@ -1,14 +1,11 @@
-"""Which data each dataset holds and each trainable space reads: one table for every layer.
+"""Which data each dataset holds: one table for every layer.
 
 The settings check a config against it at plan time, the data modules are looked up by its
-names and the training code matches a space to its data with it. It imports nothing, so the
-settings layer can use it without importing ``nasrl.data`` (torch, Lightning) above it. What
-each space kind reads comes from ``nasrl.space_kinds``.
+names and the training code matches a space kind's data (``nasrl.space_kinds``) with it. It imports nothing, so the
+settings layer can use it without importing ``nasrl.data`` (torch, Lightning) above it.
 """
 
 from __future__ import annotations
-
-from nasrl.space_kinds import SPACE_DATA_KINDS  # noqa: F401  (the data each trainable space kind reads, beside the datasets')
 
 # The datasets nasrl.data loads (make_datamodule), and the kind of data each holds.
 DATASET_KINDS = {

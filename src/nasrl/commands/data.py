@@ -15,7 +15,8 @@ from pathlib import Path
 
 
 def cmd_check(args: argparse.Namespace) -> None:
-    from nasrl.data_kinds import SPACE_DATA_KINDS, dataset_kind
+    from nasrl.data_kinds import dataset_kind
+    from nasrl.space_kinds import SPACE_DATA_KINDS
     from nasrl.own_data import inspect
     from nasrl.settings import ChildConfig, SearchSettings, read_yaml
     from nasrl.settings.plan_checks import check_own_data

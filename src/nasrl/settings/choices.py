@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator
 
-from nasrl.data_kinds import DATASET_KINDS, SPACE_DATA_KINDS  # noqa: F401  (SPACE_DATA_KINDS: one name for the settings' sets)
+from nasrl.data_kinds import DATASET_KINDS
 
 # A dataset name outside nasrl.data_kinds.DATASET_KINDS fails when the config is read.
 Dataset = Literal[tuple(DATASET_KINDS)]  # type: ignore[valid-type]

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nasrl.architecture import ArchitectureError
-from nasrl.data_kinds import DATASET_KINDS, SPACE_DATA_KINDS
+from nasrl.data_kinds import DATASET_KINDS
+from nasrl.space_kinds import SPACE_DATA_KINDS
 
 if TYPE_CHECKING:
     from nasrl.settings.child import ChildConfig
