@@ -2,16 +2,18 @@
 figures, and the rendered files (SVG, PNG) legible: no two texts overlap, every label inside its box."""
 
 import re
+from xml.etree import ElementTree
 
 import matplotlib.pyplot as plt
 import pytest
-from matplotlib.patches import FancyBboxPatch
+from matplotlib.colors import to_hex
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.text import Text
 
 from nasrl.architecture import ArchitectureError
 from nasrl.draw import architecture_graph, draw_architecture, draw_note
-from nasrl.draw.arcs import RIGHT, Arc, assign_sides, crossings, ports
-from nasrl.draw.render import render
+from nasrl.draw.arcs import RIGHT, Arc, assign_sides, crossings, ports, source_colours
+from nasrl.draw.render import INK, render
 from nasrl.spaces.presets import preset_architecture
 
 
@@ -143,6 +145,30 @@ def test_svg_and_png_by_suffix_and_the_same_file_twice(tmp_path):
     png = draw_architecture(arch, tmp_path / "sub" / "cell.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert draw_note("no diagram: nothing to draw", tmp_path / "note.svg").exists()
+
+
+def test_svg_keeps_its_text_as_text(tmp_path):
+    """Text a reader can search, copy and hear: the Fig. 7 SVG holds one <text> per line, not paths,
+    with its labels' double spaces kept (an SVG viewer folds plain spaces)."""
+    svg = draw_architecture(preset_architecture("cnn_figure7")[0], tmp_path / "fig7.svg")
+    texts = [t.text for t in ElementTree.parse(svg).iter("{http://www.w3.org/2000/svg}text")]
+    assert len(texts) >= 15
+    assert {f"layer {i}" for i in range(15)} <= set(texts)
+    assert "FH: 7 \u00a0FW: 5 \u00a0N: 48" in texts and "image" in texts
+
+
+def test_arcs_from_different_source_layers_differ_in_colour():
+    """Fig. 7's 51 skip connections leave 13 layers: 13 colours, one per source layer."""
+    graph = graph_of("cnn_figure7")
+    sources = {e.source for e in graph.edges_of_kind("skip")}
+    fig = render(graph)
+    arcs = [p for p in fig.findobj(FancyArrowPatch) if to_hex(p.get_edgecolor()) != INK]
+    assert len(arcs) == 51
+    assert len({to_hex(p.get_edgecolor()) for p in arcs}) == len(sources) == 13
+    plt.close(fig)
+    for n in (2, 15, 30):  # however deep the network, no colour repeats
+        colours = source_colours(list(range(n)))
+        assert len(set(colours.values())) == n
 
 
 def test_bad_input_is_one_clear_error_and_writes_nothing(tmp_path):

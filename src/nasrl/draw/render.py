@@ -24,7 +24,7 @@ from matplotlib.path import Path as MplPath  # noqa: E402
 from matplotlib.textpath import TextPath  # noqa: E402
 
 from nasrl.io import atomic_path  # noqa: E402
-from nasrl.draw.arcs import LEFT, assign_sides, ports  # noqa: E402
+from nasrl.draw.arcs import LEFT, assign_sides, ports, source_colours  # noqa: E402
 from nasrl.draw.graph import ArchitectureGraph, Node  # noqa: E402
 from nasrl.space_kinds import KINDS, load  # noqa: E402
 
@@ -34,8 +34,6 @@ SMALL = 8
 INK, GREY = "#222222", "#666666"
 FILL = {"image": "#eeeeee", "classifier": "#eeeeee", "layer": "#dbe8f5", "leaf": "#dbe8f5", "internal": "#dcefd9",
         "inject": "#fbe3c8", "input": "white", "output": "white"}
-# One colour per source layer, to follow a skip connection: tab10 then Dark2, 18 in all.
-ARC_COLORS = plt.get_cmap("tab10").colors + plt.get_cmap("Dark2").colors
 MARGIN = 0.3
 
 
@@ -43,6 +41,12 @@ def text_width(text: str, size: float) -> float:
     """Width in inches of the widest line of ``text`` at ``size`` points."""
     return max(TextPath((0, 0), line or " ", size=size, prop=FontProperties(family="DejaVu Sans")).get_extents().width
                for line in text.split("\n")) / 72
+
+
+def kept_spaces(text: str) -> str:
+    """Every second space of a run as a no-break space: an SVG viewer folds a run of spaces into
+    one ("FH: 7  FW: 5" would read "FH: 7 FW: 5"), but keeps a no-break space, as wide in DejaVu Sans."""
+    return text.replace("  ", " \u00a0")
 
 
 def math_label(label: str) -> str:
@@ -112,13 +116,14 @@ def draw_cnn(graph: ArchitectureGraph) -> Figure:
         box(ax, x0, y, box_w, box_h, node.kind)
         lines = ([(node.caption, SMALL, GREY)] if node.caption else []) + [(t, FONT, INK) for t in node.label.split("\n")]
         for k, (text, size, color) in enumerate(lines):  # one text per line, centred on the box
-            ax.text(x0, y + ((len(lines) - 1) / 2 - k) * LINE, text, ha="center", va="center", fontsize=size,
-                    color=color, zorder=4)
+            ax.text(x0, y + ((len(lines) - 1) / 2 - k) * LINE, kept_spaces(text), ha="center", va="center",
+                    fontsize=size, color=color, zorder=4)
     for edge in graph.edges:
         if edge.kind == "chain":
             arrow(ax, [(x0, y_of(rank[edge.source]) + box_h / 2), (x0, y_of(rank[edge.target]) - box_h / 2)])
 
     slots = ports(arcs)
+    colours = source_colours([arc.source for arc in arcs])  # one per source layer, to follow its arcs
     for i, (edge, arc) in enumerate(zip(skips, arcs)):
         edge_x = x0 + arc.side * box_w / 2
 
@@ -130,7 +135,7 @@ def draw_cnn(graph: ArchitectureGraph) -> Figure:
         centre, half, a = (y_a + y_b) / 2, (y_b - y_a) / 2, arc_width(arc.span)
         points = [(edge_x + arc.side * a * math.sin(t), centre - half * math.cos(t))
                   for t in (math.pi * k / 48 for k in range(49))]
-        arrow(ax, points, color=ARC_COLORS[(arc.source - 1) % len(ARC_COLORS)], width=0.8, head=6)
+        arrow(ax, points, color=colours[arc.source], width=0.8, head=6)
     return fig
 
 
@@ -234,11 +239,13 @@ def check_suffix(path: str | Path) -> None:
 
 
 def save(fig: Figure, path: str | Path) -> Path:
-    """Write ``fig`` as SVG or PNG by the file's suffix; SVG text as paths (no font needed to view it)."""
+    """Write ``fig`` as SVG or PNG by the file's suffix; SVG text as ``<text>`` elements."""
     path = Path(path)
     check_suffix(path)
-    # No date and a fixed id salt: the same architecture gives the same file, byte for byte.
-    with matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": "nasrl"}), atomic_path(path) as tmp:
+    # SVG text stays text, to be searched, copied and read aloud by a screen reader; the layout
+    # above measured it in DejaVu Sans, the font the SVG names first. No date and a fixed id
+    # salt: the same architecture gives the same file, byte for byte.
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "nasrl"}), atomic_path(path) as tmp:
         if path.suffix.lower() == ".svg":
             fig.savefig(tmp, format="svg", metadata={"Date": None})
         else:
