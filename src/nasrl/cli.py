@@ -147,6 +147,12 @@ def cmd_show(args: argparse.Namespace) -> None:
     print(show_search(args.results), end="")
 
 
+def cmd_compare(args: argparse.Namespace) -> None:
+    from nasrl.commands.compare import compare_searches
+
+    print(compare_searches(args.results, args.out), end="")
+
+
 def cmd_train_child(args: argparse.Namespace) -> None:
     from nasrl.settings import load_child_config
 
@@ -214,6 +220,13 @@ def build_parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="summary of a search: rounds, best children, final grid, files, MLflow run")
     show.add_argument("results", type=Path, help="the search's folder, results/EXPERIMENT")
     show.set_defaults(func=cmd_show)
+
+    compare = sub.add_parser("compare", help="searches side by side: reward per round, best found, final runs; "
+                                             "-o: a figure (Fig. 6 with a random control)")
+    compare.add_argument("results", nargs="+", type=Path, help="two or more search folders, results/EXPERIMENT")
+    compare.add_argument("-o", "--out", type=Path, help="the figure file, .png or .svg: reward per round of each "
+                                                        "search, and the paper's Fig. 6 when one is a random search")
+    compare.set_defaults(func=cmd_compare)
 
     draw = sub.add_parser("draw", help="draw an architecture: a CNN's layers (Fig. 7), a cell's tree (Fig. 5, 8)")
     draw.add_argument("arch", help=ARCH_HELP)
