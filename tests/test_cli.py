@@ -210,7 +210,7 @@ def surrogate_search(root: Path, monkeypatch, rounds_done: int, finish: bool) ->
     pipeline's own steps into results/macro/: rewards looked up, nothing trained."""
     from nasrl.pipeline.collect import build_history, collect_rewards, read_sampled
     from nasrl.pipeline.final import report, retrain, select_top
-    from nasrl.pipeline.rounds import init_controller, sample_round, update_controller
+    from nasrl.pipeline.search_steps import init_controller, sample_round, update_controller
     from nasrl.settings import ChildConfig, FinalSettings, SearchSettings
     from nasrl.training.surrogate import train_surrogate
 

@@ -25,7 +25,7 @@ def surrogate_search(root: Path, experiment: str, strategy: str, rounds_done: in
     has its summary tables, final run and headline figures, a running one its round tables only."""
     from nasrl.pipeline.collect import build_history, collect_rewards, read_sampled, round_summary
     from nasrl.pipeline.final import report, retrain, select_top
-    from nasrl.pipeline.rounds import init_controller, sample_round, update_controller
+    from nasrl.pipeline.search_steps import init_controller, sample_round, update_controller
     from nasrl.settings import ChildConfig, FinalSettings, SearchSettings
     from nasrl.training.surrogate import train_surrogate
 

@@ -53,7 +53,7 @@ CONTROLLER_SOURCES = ["controller-paper.yaml", "cifar10-paper.yaml", "cifar10-pa
 
 def controller_search(source: str = "controller-paper.yaml", **config):
     """The strategy that a run of config/{source} samples from, built as its rounds build it
-    (nasrl.pipeline.rounds), with ``config`` on top of its controller settings."""
+    (nasrl.pipeline.search_steps), with ``config`` on top of its controller settings."""
     search = preset(source).search
     return make_strategy(search.strategy, search.build_space(), seed=search.seed,
                          config={**search.strategy_config(), **config})

@@ -7,7 +7,7 @@ import pytest
 
 from nasrl.pipeline.collect import build_history, collect_rewards, read_sampled, round_summary
 from nasrl.pipeline.final import select_top
-from nasrl.pipeline.rounds import init_controller, sample_round, update_controller
+from nasrl.pipeline.search_steps import init_controller, sample_round, update_controller
 from nasrl.settings import FinalSettings, SearchSettings
 from nasrl.search.registry import load_strategy
 from nasrl.io import write_json

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from nasrl.pipeline.rounds import init_controller, sample_round
+from nasrl.pipeline.search_steps import init_controller, sample_round
 from nasrl.settings import SearchSettings
 from nasrl.settings import ChildConfig
 from nasrl.training.surrogate import SurrogateTable

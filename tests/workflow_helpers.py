@@ -20,7 +20,7 @@ import pandas as pd
 import yaml
 
 from nasrl.pipeline.collect import collect_rewards, read_sampled
-from nasrl.pipeline.rounds import init_controller, sample_round, update_controller
+from nasrl.pipeline.search_steps import init_controller, sample_round, update_controller
 from nasrl.settings import ChildConfig, SearchSettings
 from nasrl.training.surrogate import train_surrogate
 

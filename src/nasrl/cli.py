@@ -318,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", required=True, type=Path, help="output folder")
     bench.set_defaults(func=cmd_bench)
 
-    from nasrl.pipeline.cli import add_commands
+    from nasrl.pipeline.step_commands import add_commands
     from nasrl.tracking.cli import add_track_command
 
     add_track_command(sub)

@@ -45,7 +45,7 @@ def preload() -> None:
     import pandas  # noqa: F401
 
     import nasrl.cli  # noqa: F401
-    import nasrl.pipeline.rounds  # noqa: F401
+    import nasrl.pipeline.search_steps  # noqa: F401
     import nasrl.training.child  # noqa: F401
 
 

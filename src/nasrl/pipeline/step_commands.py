@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def _search(path):
-    from nasrl.pipeline.rounds import load_search
+    from nasrl.pipeline.search_steps import load_search
 
     return load_search(path)
 
@@ -32,13 +32,13 @@ def cmd_prepare_data(a):
 
 
 def cmd_init_controller(a):
-    from nasrl.pipeline.rounds import init_controller
+    from nasrl.pipeline.search_steps import init_controller
 
     init_controller(_search(a.search), a.out)
 
 
 def cmd_sample(a):
-    from nasrl.pipeline.rounds import sample_round
+    from nasrl.pipeline.search_steps import sample_round
 
     rows = sample_round(_search(a.search), _child(a.child), a.controller, a.round, a.out)
     print(json.dumps({"round": a.round, "keys": [r["key"] for r in rows]}))
@@ -68,7 +68,7 @@ def cmd_build_reference(a):
 
 
 def cmd_update(a):
-    from nasrl.pipeline.rounds import update_controller
+    from nasrl.pipeline.search_steps import update_controller
     from nasrl.tracking.steps import round_finished
 
     stats = update_controller(_search(a.search), a.controller, a.rewards, a.out, a.stats, sampler=a.sampler)
