@@ -1,6 +1,7 @@
 """The ``nasrl`` command line: the user's verbs, then the workflow's steps (listed apart).
 
     nasrl show results/digits-cnn                      a search: rounds, best children, final grid
+    nasrl compare results/A results/B -o cmp.png       searches side by side: rewards per round, best, finals
     nasrl draw cnn_figure7 -o fig7.svg                 an architecture's diagram (SVG or PNG)
     nasrl widen results/EXP --filters 40 -o wide.json  the found CNN, 40 more filters per layer (Table 1)
     nasrl describe results/digits-cnn                  the search's best architecture as a table
