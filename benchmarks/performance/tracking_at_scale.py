@@ -40,15 +40,14 @@ from nasrl.tracking.runs import find_run
 from nasrl.tracking.search import start_search
 from nasrl.tracking.state import SearchRun
 from nasrl.tracking.steps import round_finished
-from nasrl.tracking.store import retrying
 
 LAYER = {"filter_height": 3, "filter_width": 3, "stride_height": 1, "stride_width": 1}
 
 
 def architecture(i: int) -> dict:
     """A 4-layer CNN whose decisions differ per child (25 params once flattened)."""
-    return {"space": "cnn", "layers": [{**LAYER, "num_filters": 8 * (1 + (i >> (2 * n)) % 4), "inputs": list(range(n))}
-                                       for n in range(4)]}
+    return {"space": "cnn", "max_pool_after": [],
+            "layers": [{**LAYER, "num_filters": 8 * (1 + (i >> (2 * n)) % 4), "inputs": list(range(n))} for n in range(4)]}
 
 
 def key(i: int) -> str:
@@ -82,7 +81,9 @@ def fake_round(results: Path, children: int, epochs: int) -> Path:
 def started_search(root: Path) -> SearchRun:
     results = root / "results" / "bench"
     (results / "settings").mkdir(parents=True)
-    settings = {"search": {"strategy": "reinforce", "seed": 0}, "child": {"dataset": "digits"}}
+    space = {"type": "cnn", "filter_heights": [3], "filter_widths": [3], "strides": [1], "num_filters": [8, 16, 24, 32],
+             "depth": {"start": 4, "step": 0, "every": 1, "max": 4}}  # the space of ``architecture``
+    settings = {"search": {"space": space, "strategy": "reinforce", "seed": 0}, "child": {"dataset": "digits"}}
     for section, values in settings.items():
         (results / "settings" / f"{section}.yaml").write_text(yaml.safe_dump(values))
     search = SearchRun(experiment="bench", results=str(results), uri=f"sqlite:///{root / 'mlflow.db'}")
@@ -103,18 +104,18 @@ def per_child_log(client, search: SearchRun, child_key: str, arch: dict, round_i
     tags = {"mlflow.parentRunId": search.run_id, "nasrl.stage": "child", "nasrl.key": child_key,
             "nasrl.arch_key": metrics["arch_key"], "nasrl.status": metrics["status"],
             "nasrl.round": str(round_index), "mlflow.runName": f"child-r{round_index}-{child_key[:8]}"}
-    run_id = retrying(client.create_run, search.experiment_id, start_time=now - 30000, tags=tags,
-                      run_name=tags["mlflow.runName"]).info.run_id
+    run_id = client.create_run(search.experiment_id, start_time=now - 30000, tags=tags,
+                               run_name=tags["mlflow.runName"]).info.run_id
     params = [Param(k, v) for k, v in flatten(arch).items()]
     values = [Metric(name, value, now, int(row["epoch"])) for row in read_curve(run_dir / "curve.csv")
               for name, value in row.items() if name != "epoch"]
     values += [Metric(name, value, now, 0) for name, value in summary_metrics(metrics).items()]
     for i in range(0, max(len(params), len(values), 1), 100):
-        retrying(client.log_batch, run_id, metrics=values[i:i + 100], params=params[i:i + 100])
-    retrying(client.log_dict, run_id, arch, "architecture.json")
-    retrying(client.log_artifact, run_id, str(run_dir / "metrics.json"))
-    retrying(client.set_tag, run_id, "nasrl.complete", "true")
-    retrying(client.set_terminated, run_id, "FINISHED", end_time=now)
+        client.log_batch(run_id, metrics=values[i:i + 100], params=params[i:i + 100])
+    client.log_dict(run_id, arch, "architecture.json")
+    client.log_artifact(run_id, str(run_dir / "metrics.json"))
+    client.set_tag(run_id, "nasrl.complete", "true")
+    client.set_terminated(run_id, "FINISHED", end_time=now)
 
 
 class Stopwatch:
