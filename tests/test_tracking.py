@@ -243,6 +243,31 @@ def test_a_store_locked_for_a_while_is_waited_for(tmp_path):
     assert new and client_for(search).get_run(run_id).data.tags["nasrl.complete"] == "true"
 
 
+def test_a_store_locked_when_opened_is_waited_for_through_sqlites_timeout(tmp_path, monkeypatch):
+    """MLflow opens a store (its schema checks) outside its sessions, where pysqlite waits 5 s for
+    a lock; the URI it is given carries SQLite's busy timeout, so opening waits the lock out."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    store.create_store(uri)
+    monkeypatch.setattr(store, "open_store", lambda uri: [])  # nasrl's own look at the store waits 20 s too
+    holder = hold_write_lock(tmp_path / "mlflow.db", 7.0)
+    start = time.monotonic()
+    try:
+        client = store.client(uri)
+        opened = time.monotonic() - start
+    finally:
+        holder.join()
+    assert opened > 6 and client.tracking_uri == f"{uri}?timeout={store.BUSY_OPEN_SECONDS:g}"
+    assert [e.name for e in client.search_experiments()] == ["Default"]
+
+
+def test_the_busy_timeout_goes_on_sqlite_uris_only_and_leaves_the_recorded_uri_alone():
+    assert store.mlflow_uri("sqlite:////w/mlflow.db") == "sqlite:////w/mlflow.db?timeout=120"
+    assert store.mlflow_uri("sqlite:////w/mlflow.db?timeout=5") == "sqlite:////w/mlflow.db?timeout=5"  # the user's own
+    assert store.mlflow_uri("http://127.0.0.1:5000") == "http://127.0.0.1:5000"
+    assert store.sqlite_file("sqlite:////w/mlflow.db?timeout=5") == Path("/w/mlflow.db")
+    assert store.local_sqlite_file("sqlite:///mlflow.db?timeout=5") == Path("mlflow.db")
+
+
 def test_busy_errors_are_retried_and_others_are_not():
     calls = []
 
@@ -265,7 +290,6 @@ def test_a_store_locked_during_a_rounds_update_fails_the_log_not_the_job_and_syn
     log_child(client_for(search), search, keys[0], arch(8), 0, 0)  # logged before, say by a sync mid-round
     rewards = write_round(search, 0, [(0, keys[0], 0.5), (0, keys[1], 0.5), (0, keys[2], 0.5), (0, keys[1], 0.5)])
     before = [(f / "metrics.json").read_bytes() for f in folders]
-    monkeypatch.setattr(store, "BUSY_RETRY_SECONDS", 0.5)
     capsys.readouterr()
     # Held until the update has given up (MLflow's own SQLite busy timeout is 20 s), 24 s at most.
     release = threading.Event()

@@ -16,7 +16,6 @@ from typing import Any
 
 from nasrl.tracking.record import COMPLETE, link_record, result_record
 from nasrl.tracking.state import SearchRun
-from nasrl.tracking.store import retrying
 
 
 def child_tags(round_index: int, index: int, key: str) -> dict[str, str]:
@@ -56,7 +55,7 @@ def runs_elsewhere(client, search: SearchRun, keys: list[str]) -> dict[str, str]
     found = {}
     for key in keys:
         query = f"tags.`nasrl.stage` = 'child' and tags.`nasrl.key` = '{key}' and tags.`{COMPLETE}` = 'true'"
-        for run in retrying(client.search_runs, [search.experiment_id], query, max_results=10):
+        for run in client.search_runs([search.experiment_id], query, max_results=10):
             tags = run.data.tags
             if tags.get("mlflow.parentRunId") != search.run_id and tags.get("nasrl.cache_hit") != "true":
                 found[key] = run.info.run_id
@@ -65,5 +64,5 @@ def runs_elsewhere(client, search: SearchRun, keys: list[str]) -> dict[str, str]
 
 
 def other_searches_exist(client, search: SearchRun) -> bool:
-    runs = retrying(client.search_runs, [search.experiment_id], "tags.`nasrl.stage` = 'search'", max_results=2)
+    runs = client.search_runs([search.experiment_id], "tags.`nasrl.stage` = 'search'", max_results=2)
     return any(run.info.run_id != search.run_id for run in runs)

@@ -12,8 +12,8 @@ from nasrl.tracking.relocate import follow_move
 from nasrl.tracking.state import SearchRun
 
 # MLflow logs every database error with its traceback before raising it, and urllib3 each
-# retry of a server that does not answer; a store retried for minutes would fill the job's
-# log with them. The failure is reported once, in one line.
+# retry of a server that does not answer: they would fill the job's log. The failure is
+# reported once, in one line.
 RETRY_LOGGERS = ("mlflow.store.db.utils", "urllib3.connectionpool")
 
 

@@ -29,7 +29,6 @@ from typing import Any
 from nasrl.io import read_metrics
 from nasrl.tracking.diagram import diagram_svg
 from nasrl.tracking.params import decision_params, flatten
-from nasrl.tracking.store import retrying
 
 COMPLETE = "nasrl.complete"
 FAILED_STATUSES = {"failed", "diverged", "too_large"}  # too_large: over child.max_params or max_memory_gb
@@ -50,18 +49,18 @@ class RunRecord:
         from mlflow.entities import Metric, Param, RunTag
 
         now = int(time.time() * 1000)
-        run = retrying(client.create_run, experiment_id, start_time=now - int(1000 * self.seconds),
-                       tags=self.tags, run_name=self.tags.get("mlflow.runName"))
+        run = client.create_run(experiment_id, start_time=now - int(1000 * self.seconds), tags=self.tags,
+                                run_name=self.tags.get("mlflow.runName"))
         run_id = run.info.run_id
         if self.files:
             write_artifacts(client, run.info.artifact_uri, self.files)
         batches = log_batches([Metric(k, v, now, step) for k, v, step in self.metrics],
                               [Param(k, v) for k, v in self.params.items()])
         for metrics, params in batches[:-1]:
-            retrying(client.log_batch, run_id, metrics=metrics, params=params)
-        retrying(client.set_terminated, run_id, "FAILED" if self.failed else "FINISHED", end_time=now)
+            client.log_batch(run_id, metrics=metrics, params=params)
+        client.set_terminated(run_id, "FAILED" if self.failed else "FINISHED", end_time=now)
         metrics, params = batches[-1]
-        retrying(client.log_batch, run_id, metrics=metrics, params=params, tags=[RunTag(COMPLETE, "true")])
+        client.log_batch(run_id, metrics=metrics, params=params, tags=[RunTag(COMPLETE, "true")])
         return run_id
 
 
@@ -75,7 +74,7 @@ def write_artifacts(client, artifact_uri: str, files: dict[str, str]) -> None:
     with tempfile.TemporaryDirectory() as folder:
         for name, text in files.items():
             (Path(folder) / name).write_text(text, encoding="utf-8")
-        retrying(repository.log_artifacts, folder)
+        repository.log_artifacts(folder)
 
 
 def log_batches(metrics: list, params: list) -> list[tuple[list, list]]:

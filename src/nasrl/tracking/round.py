@@ -18,7 +18,6 @@ from nasrl.tracking.children import log_missing_children, runs_elsewhere
 from nasrl.tracking.record import FAILED_STATUSES
 from nasrl.tracking.runs import complete_runs
 from nasrl.tracking.state import SearchRun
-from nasrl.tracking.store import retrying
 
 CONTROLLER_STATS = ("baseline", "loss", "entropy", "log_prob")
 
@@ -54,7 +53,7 @@ def log_round(search: SearchRun, round_index: int, table, stats: dict[str, Any] 
     values.update({name: float(stats[name]) for name in CONTROLLER_STATS
                    if isinstance((stats or {}).get(name), (int, float))})
     now = int(time.time() * 1000)
-    retrying(client.log_batch, search.run_id, metrics=[Metric(k, v, now, round_index) for k, v in values.items()])
+    client.log_batch(search.run_id, metrics=[Metric(k, v, now, round_index) for k, v in values.items()])
     return logged
 
 
@@ -89,4 +88,4 @@ def update_reuse_tags(client, run, round_index: int, reused: bool) -> None:
     tags = run.data.tags
     changed = {k: v for k, v in reuse_tags(tags, round_index, reused).items() if tags.get(k) != v}
     if changed:
-        retrying(client.log_batch, run.info.run_id, tags=[RunTag(k, v) for k, v in changed.items()])
+        client.log_batch(run.info.run_id, tags=[RunTag(k, v) for k, v in changed.items()])

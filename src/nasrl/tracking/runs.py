@@ -13,7 +13,6 @@ from typing import Any, Iterable
 from nasrl.io import read_metrics
 from nasrl.tracking.record import COMPLETE, result_record
 from nasrl.tracking.state import SearchRun
-from nasrl.tracking.store import retrying
 
 
 def tag_filter(**tags: str) -> str:
@@ -28,7 +27,7 @@ def nested_runs(client, search: SearchRun, **tags: str) -> list:
         query += " and " + tag_filter(**tags)
     runs, token = [], None
     while True:
-        page = retrying(client.search_runs, [search.experiment_id], query, max_results=1000, page_token=token)
+        page = client.search_runs([search.experiment_id], query, max_results=1000, page_token=token)
         runs.extend(page)
         token = page.token
         if not token:
@@ -48,7 +47,7 @@ def complete_runs(client, search: SearchRun, stage: str, keys: Iterable[str]) ->
         if is_complete(run):
             found.setdefault(key, run)
         elif key in keys:
-            retrying(client.delete_run, run.info.run_id)
+            client.delete_run(run.info.run_id)
     return found
 
 
@@ -59,7 +58,7 @@ def find_run(client, search: SearchRun, stage: str, key: str):
         if is_complete(run) and found is None:
             found = run
         elif not is_complete(run):
-            retrying(client.delete_run, run.info.run_id)
+            client.delete_run(run.info.run_id)
     return found
 
 

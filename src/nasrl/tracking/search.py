@@ -14,7 +14,6 @@ from nasrl.tracking.children import child_tags
 from nasrl.tracking.params import dvc_data_hash, flatten, git_commit
 from nasrl.tracking.runs import log_result_run
 from nasrl.tracking.state import SearchRun
-from nasrl.tracking.store import retrying
 from nasrl.tracking.views import search_view_tag
 
 
@@ -29,26 +28,25 @@ def start_search(search: SearchRun, settings: dict[str, dict[str, Any]]) -> Sear
     from mlflow.entities import Param
 
     client = search.client
-    experiment = retrying(client.get_experiment_by_name, search.experiment)
+    experiment = client.get_experiment_by_name(search.experiment)
     if experiment is None:
-        search.experiment_id = retrying(client.create_experiment, search.experiment, tags=EXPERIMENT_TAGS)
+        search.experiment_id = client.create_experiment(search.experiment, tags=EXPERIMENT_TAGS)
     else:
         search.experiment_id = experiment.experiment_id
         if experiment.tags.get(EXPERIMENT_KIND) is None:  # a store from before the tag
-            retrying(client.set_experiment_tag, search.experiment_id, EXPERIMENT_KIND, EXPERIMENT_TAGS[EXPERIMENT_KIND])
+            client.set_experiment_tag(search.experiment_id, EXPERIMENT_KIND, EXPERIMENT_TAGS[EXPERIMENT_KIND])
     # The runs table's columns and sort (views.py), written at every start: a store from
     # before the view gets it, and one from an older nasrl gets the current columns.
-    retrying(client.set_experiment_tag, search.experiment_id,
-             *search_view_tag(settings.get("child", {}).get("dataset")))
+    client.set_experiment_tag(search.experiment_id, *search_view_tag(settings.get("child", {}).get("dataset")))
     strategy = str(settings.get("search", {}).get("strategy", "reinforce"))
     tags = {"nasrl.stage": "search", "nasrl.strategy": strategy, "nasrl.git_commit": git_commit(),
             "nasrl.dvc_data": dvc_data_hash(), "nasrl.results": search.results, "nasrl.root": search.root}
-    run = unclaimed_search_run(client, search) or retrying(
-        client.create_run, search.experiment_id, tags=tags, run_name=f"search-{strategy}")
+    run = unclaimed_search_run(client, search) or client.create_run(
+        search.experiment_id, tags=tags, run_name=f"search-{strategy}")
     search.run_id, search.error = run.info.run_id, None
     params = [Param(k, v) for k, v in flatten(settings).items()]
     for i in range(0, len(params), 100):
-        retrying(client.log_batch, search.run_id, params=params[i:i + 100])
+        client.log_batch(search.run_id, params=params[i:i + 100])
     return search
 
 
@@ -61,9 +59,9 @@ def unclaimed_search_run(client, search: SearchRun):
     and working directory; a finished or a logged-into search run is never taken."""
     query = (f"tags.`nasrl.stage` = 'search' and tags.`nasrl.results` = '{search.results}' "
              f"and tags.`nasrl.root` = '{search.root}' and attributes.status = 'RUNNING'")
-    for run in retrying(client.search_runs, [search.experiment_id], query, max_results=10):
+    for run in client.search_runs([search.experiment_id], query, max_results=10):
         nested = f"tags.`mlflow.parentRunId` = '{run.info.run_id}'"
-        if not retrying(client.search_runs, [search.experiment_id], nested, max_results=1):
+        if not client.search_runs([search.experiment_id], nested, max_results=1):
             return run
     return None
 
@@ -93,7 +91,7 @@ def finish_search(search: SearchRun, headline: dict[str, Any], best: dict[str, A
     now = int(time.time() * 1000)
     scalars = {k: float(v) for k, v in headline.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     scalars.update({f"final_{k}": float(v) for k, v in (headline.get("final_test") or {}).items()})
-    retrying(client.log_batch, search.run_id, metrics=[Metric(k, v, now, 0) for k, v in scalars.items()])
+    client.log_batch(search.run_id, metrics=[Metric(k, v, now, 0) for k, v in scalars.items()])
     if best.get("status") == "ok":
-        retrying(client.set_tag, search.run_id, "nasrl.best_arch_key", best["arch_key"])
-    retrying(client.set_terminated, search.run_id, "FINISHED")
+        client.set_tag(search.run_id, "nasrl.best_arch_key", best["arch_key"])
+    client.set_terminated(search.run_id, "FINISHED")

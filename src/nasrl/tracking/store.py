@@ -1,4 +1,4 @@
-"""Where runs are logged, and calls to the store that survive a busy SQLite file.
+"""Where runs are logged, and how long a call waits for a busy SQLite file.
 
 The default store is ``sqlite:///mlflow.db`` in the working directory (no server needed);
 ``MLFLOW_TRACKING_URI`` (say, a shared ``mlflow server`` on a cluster) or the config's
@@ -31,9 +31,15 @@ os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
 # MLflow prints two "View run ... at" lines per run ended on a server: noise in a job's log.
 os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 
-# SQLite allows one writer at a time; concurrent children see "database is locked" when
-# another holds the lock. Such errors are retried with jittered back-off for this long.
-BUSY_RETRY_SECONDS = 120.0
+# SQLite allows one writer at a time; the others wait for its lock through SQLite's busy
+# timeout, not by retrying. MLflow sets that timeout to 20 s in every store session (PRAGMA
+# busy_timeout, which no URI lengthens), so a call locked out longer fails: the job goes on and
+# `nasrl track sync` logs what it missed. Opening the store (MLflow's schema checks, outside any
+# session) waits only pysqlite's default 5 s, so the URI MLflow is given sets SQLite's timeout
+# for those connections (``mlflow_uri``). Measured (benchmarks/performance/sqlite_busy.py,
+# docs/benchmarks.md): writers logging at once never came near the 20 s; a store locked when it
+# was opened failed within 5 s without the URI's timeout, also with retries around each call.
+BUSY_OPEN_SECONDS = 120.0
 BUSY_MARKERS = ("database is locked", "database is busy", "database table is locked")
 
 
@@ -67,8 +73,18 @@ def local_sqlite_file(uri: str) -> Path | None:
     """The database file of a SQLite URI relative to the working directory, else None."""
     prefix = "sqlite:///"
     if uri.startswith(prefix) and not uri[len(prefix):].startswith("/"):
-        return Path(uri[len(prefix):])
+        return sqlite_file(uri)
     return None
+
+
+def mlflow_uri(uri: str) -> str:
+    """The URI MLflow is given for ``uri``: a SQLite store's with SQLite's busy timeout
+    (``?timeout=``, which SQLAlchemy hands to ``sqlite3.connect``), so that opening the store
+    waits out another writer's lock as its calls do; a URI with a query of its own, or of
+    another store, as it is."""
+    if sqlite_file(uri) is None or "?" in uri:
+        return uri
+    return f"{uri}?timeout={BUSY_OPEN_SECONDS:g}"
 
 
 @lru_cache(maxsize=16)
@@ -87,7 +103,7 @@ def client(uri: str):
 
     create_store(uri)
     open_store(uri)
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    return MlflowClient(tracking_uri=mlflow_uri(uri), registry_uri=mlflow_uri(uri))
 
 
 def create_store(uri: str) -> None:
@@ -131,14 +147,14 @@ LEFTOVER_PREFIX = "_alembic_tmp_"
 # changes (2026-12-04). A schema that has not changed for this long while behind MLflow's head
 # revision is taken as not being migrated.
 MIGRATION_SETTLE_SECONDS = 10.0
-MIGRATION_WAIT_SECONDS = 120.0  # the longest a migration is waited for, as a busy store is
+MIGRATION_WAIT_SECONDS = 120.0  # the longest a migration is waited for, as a busy store is when opened
 _hinted: set[Path] = set()  # stores whose leftover tables this process has already named
 
 
 def sqlite_file(uri: str) -> Path | None:
-    """The database file of a SQLite URI, else None."""
+    """The database file of a SQLite URI (its query, such as ``?timeout=``, left out), else None."""
     prefix = "sqlite:///"
-    return Path(uri[len(prefix):]) if uri.startswith(prefix) else None
+    return Path(uri[len(prefix):].split("?", 1)[0]) if uri.startswith(prefix) else None
 
 
 def schema_state(path: Path) -> tuple[int, str | None, set[str]]:
@@ -185,7 +201,7 @@ def open_store(uri: str) -> list[str]:
         return []
     try:
         tables = wait_for_migration(path)
-    except Exception as err:  # locked for 20 s: MLflow's calls wait longer (``retrying``), and report it
+    except Exception as err:  # locked for 20 s: MLflow's open waits longer (``mlflow_uri``), and reports it
         if not is_busy(err):
             raise
         return []
@@ -283,8 +299,8 @@ def fluent_uri(uri: str) -> Iterator[None]:
 
     previous = os.environ.get("MLFLOW_TRACKING_URI")
     previous_registry = os.environ.get("MLFLOW_REGISTRY_URI")
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    mlflow.set_tracking_uri(mlflow_uri(uri))
+    mlflow.set_registry_uri(mlflow_uri(uri))
     try:
         yield
     finally:
@@ -297,6 +313,12 @@ def fluent_uri(uri: str) -> Iterator[None]:
 def is_busy(err: BaseException) -> bool:
     text = f"{err} {err.__cause__ or ''}".lower()
     return any(marker in text for marker in BUSY_MARKERS)
+
+
+# Retries on top of MLflow's 20 s, around tracking/model.py's calls (the final model and its
+# registry entry). The measurement above found no other call that needs them: a store call
+# waits through SQLite's busy timeout alone.
+BUSY_RETRY_SECONDS = 120.0
 
 
 def retrying(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:

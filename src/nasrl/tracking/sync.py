@@ -22,7 +22,7 @@ from nasrl.tracking.runs import complete_runs, find_run
 from nasrl.tracking.search import finish_search, log_final_run, start_search
 from nasrl.tracking.relocate import follow_move
 from nasrl.tracking.state import SearchRun, portable_path
-from nasrl.tracking.store import recorded_uri, resolve_uri, retrying, schema_state, sqlite_file
+from nasrl.tracking.store import recorded_uri, resolve_uri, schema_state, sqlite_file
 
 
 def read_settings(results: Path) -> dict[str, dict[str, Any]]:
@@ -37,7 +37,7 @@ def ensure_search_run(search: SearchRun) -> bool:
         from mlflow.exceptions import MlflowException
 
         try:
-            retrying(search.client.get_run, search.run_id)
+            search.client.get_run(search.run_id)
             return False
         except MlflowException as err:
             if err.error_code != "RESOURCE_DOES_NOT_EXIST":
@@ -49,7 +49,7 @@ def ensure_search_run(search: SearchRun) -> bool:
 
 def logged_round_steps(search: SearchRun) -> set[int]:
     """The rounds whose metrics the search run holds: the mark of a round logged in full."""
-    history = retrying(search.client.get_metric_history, search.run_id, "mean_reward")
+    history = search.client.get_metric_history(search.run_id, "mean_reward")
     return {m.step for m in history}
 
 
@@ -107,7 +107,7 @@ def sync_final(search: SearchRun, register_model: bool = True) -> list[str]:
         best = read_json(layout.best, "best run")
         # finish_search ends the run last: a run still open was not finished (a transfer run,
         # which retrains presets without a search, has no search metrics to look for)
-        if retrying(search.client.get_run, search.run_id).info.status != "FINISHED":
+        if search.client.get_run(search.run_id).info.status != "FINISHED":
             finish_search(search, read_json(layout.headline, "headline metrics"), best)
             logged.append("search results")
         if best.get("status") == "ok":
@@ -130,7 +130,7 @@ def _best_final_run(search: SearchRun, best: dict[str, Any], register_model: boo
     test = {name: float(value) for name, value in (best.get("test") or {}).items()}
     if run.data.tags.get("nasrl.best") != "true":
         now = int(time.time() * 1000)
-        retrying(client.log_batch, run.info.run_id, metrics=[Metric(k, v, now, 0) for k, v in test.items()],
+        client.log_batch(run.info.run_id, metrics=[Metric(k, v, now, 0) for k, v in test.items()],
                  tags=[RunTag("nasrl.best", "true")])
         logged.append(f"test metrics of final run {run_dir.name}")
     # A table lookup (surrogate child) trained no network: there is no model to register.
@@ -145,7 +145,7 @@ def _register(search: SearchRun, best: dict[str, Any], run, run_dir: Path) -> li
 
     name = search.registered_model
     # A version already registered from this run is not logged again; checked before the model is loaded.
-    if retrying(search.client.search_model_versions, f"name = '{name}' and run_id = '{run.info.run_id}'"):
+    if search.client.search_model_versions(f"name = '{name}' and run_id = '{run.info.run_id}'"):
         return []
     model, saved = load_model(run_dir)
     version = register_best_model(search, best, run.info.run_id, model, saved)
