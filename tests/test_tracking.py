@@ -35,7 +35,7 @@ from nasrl.tracking.record import MAX_ENTRIES, MAX_PARAMS, log_batches
 from nasrl.tracking.round import log_round
 from nasrl.tracking.search import log_child, start_search
 from nasrl.tracking.state import SearchRun
-from nasrl.tracking.steps import round_finished
+from nasrl.tracking.workflow_steps import round_finished
 from nasrl.tracking.sync import sync
 
 BIN = Path(sys.executable).parent
@@ -266,20 +266,6 @@ def test_the_busy_timeout_goes_on_sqlite_uris_only_and_leaves_the_recorded_uri_a
     assert store.mlflow_uri("http://127.0.0.1:5000") == "http://127.0.0.1:5000"
     assert store.sqlite_file("sqlite:////w/mlflow.db?timeout=5") == Path("/w/mlflow.db")
     assert store.local_sqlite_file("sqlite:///mlflow.db?timeout=5") == Path("mlflow.db")
-
-
-def test_busy_errors_are_retried_and_others_are_not():
-    calls = []
-
-    def busy_twice():
-        calls.append(1)
-        if len(calls) < 3:
-            raise RuntimeError("(sqlite3.OperationalError) database is locked")
-        return "done"
-
-    assert store.retrying(busy_twice) == "done" and len(calls) == 3
-    with pytest.raises(KeyError):
-        store.retrying(lambda: {}["missing"])
 
 
 def test_a_store_locked_during_a_rounds_update_fails_the_log_not_the_job_and_sync_logs_it_later(
@@ -650,7 +636,7 @@ def test_the_workflow_logs_where_the_config_says(tmp_path):
 
 def test_child_runs_without_diagrams_keep_their_architecture_json(tmp_path, monkeypatch):
     from nasrl.tracking.record import result_record
-    from nasrl.tracking.steps import search_started
+    from nasrl.tracking.workflow_steps import search_started
 
     monkeypatch.chdir(tmp_path)
     state = tmp_path / "results" / "exp" / "tracking" / "search.json"

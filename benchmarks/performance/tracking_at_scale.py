@@ -39,7 +39,7 @@ from nasrl.tracking.record import read_curve, summary_metrics
 from nasrl.tracking.runs import find_run
 from nasrl.tracking.search import start_search
 from nasrl.tracking.state import SearchRun
-from nasrl.tracking.steps import round_finished
+from nasrl.tracking.workflow_steps import round_finished
 
 LAYER = {"filter_height": 3, "filter_width": 3, "stride_height": 1, "stride_width": 1}
 

@@ -320,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.set_defaults(func=cmd_bench)
 
     from nasrl.pipeline.step_commands import add_commands
-    from nasrl.tracking.cli import add_track_command
+    from nasrl.tracking.track_command import add_track_command
 
     add_track_command(sub)
     from nasrl.commands.data import add_data_command

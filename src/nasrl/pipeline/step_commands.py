@@ -69,7 +69,7 @@ def cmd_build_reference(a):
 
 def cmd_update(a):
     from nasrl.pipeline.search_steps import update_controller
-    from nasrl.tracking.steps import round_finished
+    from nasrl.tracking.workflow_steps import round_finished
 
     stats = update_controller(_search(a.search), a.controller, a.rewards, a.out, a.stats, sampler=a.sampler)
     print(json.dumps(stats))
@@ -117,7 +117,7 @@ def cmd_select_top(a):
 
 def cmd_retrain(a):
     from nasrl.pipeline.final import retrain
-    from nasrl.tracking.steps import final_run_finished
+    from nasrl.tracking.workflow_steps import final_run_finished
 
     metrics = retrain(a.top, a.rank, a.point, _child(a.child, a.runtime), _final(a.final), a.out)
     print(json.dumps({k: metrics.get(k) for k in ("status", "rank", "point", "best_val")}))
@@ -126,7 +126,7 @@ def cmd_retrain(a):
 
 def cmd_report(a):
     from nasrl.pipeline.final import report
-    from nasrl.tracking.steps import report_written
+    from nasrl.tracking.workflow_steps import report_written
 
     print(json.dumps(report(a.top, a.runs, a.history, a.experiment, a.best_out, a.metrics_out), indent=2))
     report_written(a.tracking)

@@ -18,7 +18,7 @@ from typing import Any
 from nasrl.space_kinds import kind_of, load
 from nasrl.tracking.params import architecture_depth
 from nasrl.tracking.state import SearchRun
-from nasrl.tracking.store import fluent_uri, retrying
+from nasrl.tracking.store import fluent_uri
 
 
 def register_best_model(search: SearchRun, best: dict[str, Any], run_id: str, model,
@@ -41,7 +41,7 @@ def register_best_model(search: SearchRun, best: dict[str, Any], run_id: str, mo
         requirements = [f"torch=={version('torch')}", f"nasrl=={version('nasrl')}"]
         with warnings.catch_warnings(), fluent_uri(search.uri), mlflow.start_run(run_id=run_id):
             warnings.simplefilter("ignore")
-            info = retrying(mlflow.pytorch.log_model, model, name="model", registered_model_name=name,
+            info = mlflow.pytorch.log_model(model, name="model", registered_model_name=name,
                             pip_requirements=requirements, extra_files=[str(arch_file)], serialization_format="pickle",
                             signature=model_signature(saved, search.layout.data_summary),
                             metadata={"arch_key": best["arch_key"], "grid": best["grid"]})
@@ -86,11 +86,11 @@ def version_description(search: SearchRun, best: dict[str, Any]) -> str:
 def describe_version(search: SearchRun, best: dict[str, Any], model_version: str) -> None:
     """Description and tags of a registered version (and of the model, when it has none)."""
     client, name = search.client, search.registered_model
-    registered = retrying(client.get_registered_model, name)
+    registered = client.get_registered_model(name)
     if not registered.description:
-        retrying(client.update_registered_model, name,
-                 description=f"The best network of each nasrl search of experiment '{search.experiment}' "
-                             "(Zoph & Le 2017 NAS): one version per search. Compare versions by their tags.")
-    retrying(client.update_model_version, name, model_version, description=version_description(search, best))
+        about = (f"The best network of each nasrl search of experiment '{search.experiment}' (Zoph & Le 2017 NAS): "
+                 "one version per search. Compare versions by their tags.")
+        client.update_registered_model(name, description=about)
+    client.update_model_version(name, model_version, description=version_description(search, best))
     for key, value in version_tags(search, best).items():
-        retrying(client.set_model_version_tag, name, model_version, key, value)
+        client.set_model_version_tag(name, model_version, key, value)

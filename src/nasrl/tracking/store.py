@@ -11,16 +11,14 @@ in other folders log to the same store. Each process resolves it again (``resolv
 from __future__ import annotations
 
 import os
-import random
 import sys
 import time
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Iterator
 
 DEFAULT_URI = "sqlite:///mlflow.db"
-T = TypeVar("T")
 
 # MLflow's HTTP client retries 7 times with a doubling back-off (minutes) and waits 120 s per
 # request; for a job whose results are already safe on disk, a server that does not answer
@@ -313,23 +311,3 @@ def fluent_uri(uri: str) -> Iterator[None]:
 def is_busy(err: BaseException) -> bool:
     text = f"{err} {err.__cause__ or ''}".lower()
     return any(marker in text for marker in BUSY_MARKERS)
-
-
-# Retries on top of MLflow's 20 s, around tracking/model.py's calls (the final model and its
-# registry entry). The measurement above found no other call that needs them: a store call
-# waits through SQLite's busy timeout alone.
-BUSY_RETRY_SECONDS = 120.0
-
-
-def retrying(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """``call(*args, **kwargs)``, retried while the SQLite store is locked by another writer."""
-    deadline = time.monotonic() + BUSY_RETRY_SECONDS
-    delay = 0.05
-    while True:
-        try:
-            return call(*args, **kwargs)
-        except Exception as err:
-            if not is_busy(err) or time.monotonic() > deadline:
-                raise
-            time.sleep(delay * (1 + random.random()))
-            delay = min(delay * 2, 2.0)

@@ -16,13 +16,15 @@ import time
 from typing import Any
 
 from nasrl.data_kinds import dataset_kind
+from nasrl.space_kinds import KINDS
 
 VIEW_ID = "nasrl-search"
 VIEW_NAME = "nasrl search"
 VIEW_TAG_PREFIX = "mlflow.sharedViewState."
 URL_PARAMETER = "viewStateShareKey"
-# The validation metric a child logs (nasrl.training.child): accuracy for images, perplexity for text.
-BEST_METRIC = {"image": "best_val_acc", "text": "best_val_ppl"}
+# The best validation metric a child logs, by the data its space kind reads (nasrl.space_kinds):
+# accuracy for images, perplexity for text.
+BEST_METRIC = {kind.data: f"best_{kind.metric}" for kind in KINDS.values() if kind.trainable}
 
 
 def column(kind: str, name: str) -> str:

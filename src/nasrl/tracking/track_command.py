@@ -14,7 +14,7 @@ Open the UI on it with:  mlflow ui --backend-store-uri sqlite:///mlflow.db
 
 
 def cmd_start(a: argparse.Namespace) -> None:
-    from nasrl.tracking.steps import search_started
+    from nasrl.tracking.workflow_steps import search_started
 
     search = search_started(a.out, a.experiment, a.uri, a.registered_model, a.off, not a.no_child_diagrams)
     print(json.dumps({"uri": search.uri, "experiment_id": search.experiment_id, "run_id": search.run_id}))
