@@ -245,7 +245,7 @@ def surrogate_search(root: Path, monkeypatch, rounds_done: int, finish: bool) ->
         for point in range(2):
             retrain(layout.top, 0, point, child, final, layout.final_run(0, point))
         report(layout.top, [layout.final_run(0, p) for p in range(2)], layout.history, "macro", layout.best,
-               layout.headline)
+               layout.search_metrics)
     return layout
 
 

@@ -49,7 +49,7 @@ def surrogate_search(root: Path, experiment: str, strategy: str, rounds_done: in
         select_top(layout.history, 1, layout.top)
         retrain(layout.top, 0, 0, child, FinalSettings.from_dict({"top_k": 1, "grid": {"lr": [0.1]}}),
                 layout.final_run(0, 0))
-        report(layout.top, [layout.final_run(0, 0)], layout.history, experiment, layout.best, layout.headline)
+        report(layout.top, [layout.final_run(0, 0)], layout.history, experiment, layout.best, layout.search_metrics)
     return layout
 
 
@@ -88,7 +88,7 @@ def test_compare_puts_rounds_best_and_finals_side_by_side(two_searches, tmp_path
     assert re.search(r"macro-random \(random\) +2/3 +8 ", best)
 
     chosen = json.loads(ours.best.read_text())
-    headline = json.loads(ours.headline.read_text())
+    headline = json.loads(ours.search_metrics.read_text())
     test = ", ".join(f"{k} {v:.4f}" for k, v in chosen["test"].items())
     chosen_line = re.escape(f"chosen 0_0: {chosen['metric']} {chosen['val']:.4f}; test: {test}")
     assert re.search(rf"^  macro \(reinforce\) +{chosen_line}\n"

@@ -90,10 +90,8 @@ class RunMetrics:
 
 
 def read_metrics(path: str | Path) -> RunMetrics:
-    """``metrics.json`` of a run, from its path or its folder."""
+    """A run's ``metrics.json`` (``nasrl.layout.RunFolder.metrics``)."""
     path = Path(path)
-    if path.is_dir() or path.suffix != ".json":
-        path = path / "metrics.json"
     raw = read_json(path, "metrics")
     return RunMetrics(status=raw["status"], reward=raw.get("reward"), metric=raw.get("metric"),
                       best_val=raw.get("best_val"), seconds=raw.get("seconds"), params=raw.get("params"),

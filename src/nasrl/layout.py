@@ -29,6 +29,45 @@ from pathlib import Path
 RESULTS_ROOT = "results"
 
 
+@dataclass(frozen=True)
+class SampleFolder:
+    """A round's sampled children: ``archs.jsonl`` (one line per sampled child) and one
+    ``{key}.json`` architecture file per distinct child, the input of its training job."""
+
+    path: Path
+
+    @property
+    def sampled(self) -> Path:
+        return Path(self.path) / "archs.jsonl"
+
+    def arch(self, key: str) -> Path:
+        return Path(self.path) / f"{key}.json"
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """The files of one trained run: a child's folder (children/{key}/) or a final run's
+    (final/runs/{rank}_{point}/), wherever the job writing it was pointed."""
+
+    path: Path
+
+    METRICS = "metrics.json"  # status, reward, validation values; written last: the run is finished
+
+    @property
+    def metrics(self) -> Path:
+        return Path(self.path) / self.METRICS
+
+    @property
+    def curve(self) -> Path:
+        """One row per epoch: learning rate, train and validation loss and metric."""
+        return Path(self.path) / "curve.csv"
+
+    @property
+    def model(self) -> Path:
+        """The architecture, the child settings and the trained weights (nasrl.models.saved)."""
+        return Path(self.path) / "model.pt"
+
+
 def round_name(index: int | str) -> str:
     """``7`` -> ``"0007"``; a wildcard such as ``"{round}"`` is returned unchanged."""
     if isinstance(index, int) or (isinstance(index, str) and index.isdigit()):
@@ -79,10 +118,15 @@ class ResultsLayout:
         return self.round_dir(round_index) / "samples"
 
     def sampled(self, round_index: int | str) -> Path:
-        return self.samples(round_index) / "archs.jsonl"
+        return SampleFolder(self.samples(round_index)).sampled
 
     def rewards(self, round_index: int | str) -> Path:
         return self.round_dir(round_index) / "rewards.parquet"
+
+    @property
+    def rewards_so_far(self) -> list[Path]:
+        """The rewards tables of the rounds done so far, in round order."""
+        return sorted(self.rounds_dir.glob(f"*/{self.rewards(0).name}")) if self.rounds_dir.exists() else []
 
     def reference(self, round_index: int | str) -> Path:
         """The curves the round's children are stopped against (nasrl.pipeline.reference)."""
@@ -96,7 +140,7 @@ class ResultsLayout:
         return self.children_dir / key
 
     def child_metrics(self, key: str) -> Path:
-        return self.child_dir(key) / "metrics.json"
+        return RunFolder(self.child_dir(key)).metrics
 
     @property
     def history(self) -> Path:
@@ -126,6 +170,14 @@ class ResultsLayout:
     def final_run(self, rank: int | str, point: int | str) -> Path:
         return self.final_runs_dir / f"{rank}_{point}"
 
+    def final_run_metrics(self, rank: int | str, point: int | str) -> Path:
+        return RunFolder(self.final_run(rank, point)).metrics
+
+    @property
+    def final_runs_metrics(self) -> list[Path]:
+        """Every final run's metrics.json written so far, in name order."""
+        return sorted(self.final_runs_dir.glob(f"*/{RunFolder.METRICS}")) if self.final_runs_dir.exists() else []
+
     @property
     def best(self) -> Path:
         return self.root / "final" / "best.json"
@@ -145,5 +197,6 @@ class ResultsLayout:
         return self.root / "report" / f"{name}.html"
 
     @property
-    def headline(self) -> Path:
+    def search_metrics(self) -> Path:
+        """The search's figures: best reward, children, final validation and test (DVC metrics)."""
         return self.root / "metrics.json"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from nasrl.layout import ResultsLayout, round_name
+from nasrl.layout import ResultsLayout, SampleFolder, round_name
 from nasrl.pipeline import run_lock
 from nasrl.settings import settings_files, validate_workflow_config
 
@@ -80,7 +80,7 @@ def sample_dir(round_index):
 
 def round_children(wildcards):
     """metrics.json of every distinct child sampled in this round."""
-    with open(Path(sample_dir(wildcards.round)) / "archs.jsonl") as f:
+    with open(SampleFolder(sample_dir(wildcards.round)).sampled) as f:
         keys = sorted({json.loads(line)["key"] for line in f if line.strip()})
     return [str(LAYOUT.child_metrics(key)) for key in keys]
 
@@ -88,7 +88,7 @@ def round_children(wildcards):
 def first_sampled_round(key):
     """The first round whose samples hold the child ``key``."""
     for index in range(ROUNDS):
-        if (Path(sample_dir(index)) / f"{key}.json").exists():
+        if SampleFolder(sample_dir(index)).arch(key).exists():
             return index
     raise ValueError(f"child {key} was not sampled in any of the {ROUNDS} rounds")
 
@@ -100,7 +100,7 @@ def child_architecture(wildcards):
     search settings changed: more rounds, other replicas or staleness) rewrites an identical
     file, which must not make a trained child look out of date."""
     index = first_sampled_round(wildcards.key)
-    return ancient(str(Path(sample_dir(index)) / f"{wildcards.key}.json"))
+    return ancient(str(SampleFolder(sample_dir(index)).arch(wildcards.key)))
 
 
 def child_reference(wildcards):
@@ -162,7 +162,7 @@ def previous_rewards(wildcards):
 
 def final_runs(wildcards=None):
     return [
-        str(LAYOUT.final_run(rank, point) / "metrics.json")
+        str(LAYOUT.final_run_metrics(rank, point))
         for rank in range(TOP_K)
         for point in range(grid_size())
     ]
@@ -251,7 +251,7 @@ def tracking_hint():
 
 
 def final_targets():
-    finals = [str(LAYOUT.headline), str(LAYOUT.best), str(LAYOUT.best_diagram)]
+    finals = [str(LAYOUT.search_metrics), str(LAYOUT.best), str(LAYOUT.best_diagram)]
     if TRANSFER:
         return finals
     return finals + [str(LAYOUT.controller(ROUNDS))]

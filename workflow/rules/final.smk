@@ -28,7 +28,7 @@ rule retrain_final:
         final=str(LAYOUT.settings("final")),
         tracking=ancient(TRACKING_STATE),
     output:
-        str(LAYOUT.final_run("{rank}", "{point}") / "metrics.json"),
+        str(LAYOUT.final_run_metrics("{rank}", "{point}")),
     log:
         f"{LOGS}/final/retrain_{{rank}}_{{point}}.log",
     benchmark:
@@ -56,7 +56,7 @@ rule report:
         tracking=ancient(TRACKING_STATE),
     output:
         best=str(LAYOUT.best),
-        metrics=str(LAYOUT.headline),
+        metrics=str(LAYOUT.search_metrics),
     log:
         f"{LOGS}/report.log",
     benchmark:
@@ -102,7 +102,7 @@ rule report_tables:
         rounds=[] if TRANSFER else str(LAYOUT.rounds_table),
         runs=final_runs(),
         best=str(LAYOUT.best),
-        metrics=str(LAYOUT.headline),
+        metrics=str(LAYOUT.search_metrics),
     output:
         grid=str(LAYOUT.final_grid),
         grid_page=report(

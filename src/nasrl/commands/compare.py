@@ -122,8 +122,8 @@ def final_lines(search: ComparedSearch) -> list[str]:
     else:
         test = ", ".join(f"{k} {v:.4f}" for k, v in best.get("test", {}).items())
         lines = [f"chosen {Path(best['run']).name}: {best['metric']} {best['val']:.4f}; test: {test or 'none'}"]
-    if layout.headline.exists():
-        headline = read_json(layout.headline, "metrics")
+    if layout.search_metrics.exists():
+        headline = read_json(layout.search_metrics, "metrics")
         counts = [(headline.get(key), what) for key, what in (("children", "children"), ("trained_children", "trained"),
                                                                ("failed_children", "failed"),
                                                                ("stopped_children", "stopped early"))]

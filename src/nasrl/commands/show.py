@@ -28,7 +28,7 @@ def children_table(layout: ResultsLayout) -> pd.DataFrame | None:
     """One row per sampled child: history.parquet, or the round tables written so far."""
     if layout.history.exists():
         return pd.read_parquet(layout.history)
-    tables = sorted(layout.rounds_dir.glob("*/rewards.parquet")) if layout.rounds_dir.exists() else []
+    tables = layout.rewards_so_far
     if not tables:
         return None
     history = pd.concat([pd.read_parquet(t) for t in tables], ignore_index=True)
@@ -76,9 +76,8 @@ def best_children(history: pd.DataFrame, n: int = TOP) -> pd.DataFrame:
 
 
 def final_section(layout: ResultsLayout) -> pd.DataFrame | None:
-    runs = sorted(layout.final_runs_dir.glob("*/metrics.json")) if layout.final_runs_dir.exists() else []
     rows = []
-    for path in runs:
+    for path in layout.final_runs_metrics:
         metrics = read_metrics(path)
         grid = metrics.get("grid") or {}
         rows.append({"run": path.parent.name, "rank": metrics.get("rank"), "point": metrics.get("point"),
@@ -109,7 +108,7 @@ def tracking_lines(layout: ResultsLayout) -> list[str]:
 def files_lines(layout: ResultsLayout) -> list[str]:
     named = [("history", layout.history), ("rounds", layout.rounds_table), ("rewards", layout.reward_curve),
              ("search plot", layout.search_plot), ("best", layout.best), ("diagram", layout.best_diagram),
-             ("metrics", layout.headline), ("children", layout.children_dir), ("controller", layout.controller(0).parent)]
+             ("metrics", layout.search_metrics), ("children", layout.children_dir), ("controller", layout.controller(0).parent)]
     return [f"{name:<12}{path}" for name, path in named if path.exists()]
 
 

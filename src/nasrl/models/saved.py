@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from nasrl.io import atomic_path
+from nasrl.layout import RunFolder
 from nasrl.space_kinds import kind_of, load
 
 
@@ -35,7 +36,7 @@ def load_model(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     contents (architecture, settings) without the weights."""
     path = Path(path)
     if path.is_dir():
-        path = path / "model.pt"
+        path = RunFolder(path).model
     saved = torch.load(path, map_location="cpu", weights_only=True)
     model = build_model(saved["arch"], saved["model_args"])
     model.load_state_dict(saved.pop("state_dict"))

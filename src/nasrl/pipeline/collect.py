@@ -19,6 +19,7 @@ import pandas as pd
 
 from nasrl.architecture import canonical_json
 from nasrl.io import read_metrics
+from nasrl.layout import RunFolder, SampleFolder
 
 COLUMNS = ["round", "index", "replica", "controller", "key", "arch_key", "arch", "strategy", "status", "reward",
            "metric", "val", "seconds", "params", "surrogate", "epochs"]
@@ -28,7 +29,7 @@ TRAINED = ("ok", "stopped")
 
 def read_sampled(sample_dir: str | Path) -> list[dict]:
     """The lines of a round's archs.jsonl (written by ``rounds.sample_round``)."""
-    with open(Path(sample_dir) / "archs.jsonl", encoding="utf-8") as f:
+    with open(SampleFolder(sample_dir).sampled, encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
 
 
@@ -36,7 +37,7 @@ def collect_rewards(sample_dir: str | Path, children_dir: str | Path, strategy: 
     """Join a round's samples with their children's metrics.json; write the round table."""
     rows = []
     for sample in read_sampled(sample_dir):
-        metrics = read_metrics(Path(children_dir) / sample["key"]).raw
+        metrics = read_metrics(RunFolder(Path(children_dir) / sample["key"]).metrics).raw
         rows.append({
             "round": sample["round"], "index": sample["index"], "replica": sample.get("replica", 0),
             "controller": sample.get("controller", sample["round"]), "key": sample["key"], "arch_key": sample["arch_key"],

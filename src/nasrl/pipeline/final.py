@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from nasrl.io import read_metrics, read_top, write_json
+from nasrl.layout import RunFolder
 from nasrl.pipeline.collect import TRAINED, round_summary
 from nasrl.settings import FinalSettings
 from nasrl.settings import ChildConfig
@@ -76,7 +77,7 @@ def retrain(top_path: str | Path, rank: int, point: int, child: ChildConfig, fin
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         metrics = {"status": "skipped", "reason": f"only {len(top)} distinct architectures trained", **extra}
-        write_json(out_dir / "metrics.json", metrics)
+        write_json(RunFolder(out_dir).metrics, metrics)
         return metrics
     # Final runs train every epoch: the median stopping rule is for search children only.
     config = final.child_config(child.model_copy(update={"early_stopping": EarlyStoppingConfig()}), grid_point)
@@ -100,7 +101,7 @@ def report(top_path: str | Path, run_dirs: list[str | Path], history_path: str |
     top = read_top(top_path)
     runs = []
     for run_dir in run_dirs:
-        metrics = read_metrics(run_dir)
+        metrics = read_metrics(RunFolder(run_dir).metrics)
         if metrics.ok:
             runs.append((Path(run_dir), metrics.raw))
     headline: dict[str, Any] = {"experiment": experiment, "strategy": "transfer"}

@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from nasrl.io import write_text
+from nasrl.layout import RunFolder
 
 COLUMNS = ("key", "epoch", "value")
 
@@ -38,7 +39,7 @@ def reference_rows(rewards: list[str | Path], children_dir: str | Path) -> list[
         for key, metric in zip(done["key"], done["metric"]):
             keys.setdefault(key, str(metric))
     for key in sorted(keys):
-        with open(Path(children_dir) / key / "curve.csv", newline="", encoding="utf-8") as f:
+        with open(RunFolder(Path(children_dir) / key).curve, newline="", encoding="utf-8") as f:
             for row in csv.DictReader(f):
                 rows.append((key, int(row["epoch"]), float(row[keys[key]])))
     return sorted(rows)

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from nasrl.io import read_metrics
+from nasrl.layout import RunFolder
 
 STYLE = """body{font-family:sans-serif;font-size:14px;margin:1em}
 table{border-collapse:collapse;margin-bottom:1em}th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}
@@ -29,7 +30,7 @@ def final_grid_table(run_dirs: list[str | Path], best: dict[str, Any]) -> pd.Dat
     chosen_run = Path(best["run"]).name if best.get("status") == "ok" else None
     rows = []
     for run_dir in run_dirs:
-        raw = read_metrics(run_dir).raw
+        raw = read_metrics(RunFolder(run_dir).metrics).raw
         row = {"run": Path(run_dir).name, "rank": raw.get("rank"), "point": raw.get("point"),
                "arch_key": raw.get("arch_key"), **{f"grid.{k}": v for k, v in (raw.get("grid") or {}).items()},
                "status": raw["status"], "metric": raw.get("metric"), "val": raw.get("best_val"),

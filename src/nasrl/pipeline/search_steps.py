@@ -16,6 +16,7 @@ from typing import Any
 
 from nasrl.architecture import content_key
 from nasrl.io import write_json, write_text
+from nasrl.layout import SampleFolder
 from nasrl.settings import SearchSettings, read_yaml
 from nasrl.search.registry import load_strategy, make_strategy, save_strategy
 from nasrl.search.rounds import RoundPlan, ask_round, tell_round
@@ -52,11 +53,11 @@ def sample_round(search: SearchSettings, child: ChildConfig, controller: str | P
         from nasrl.training.surrogate import SurrogateTable
 
         SurrogateTable.load(child.surrogate).check([r["arch"] for r in rows])
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    folder = SampleFolder(Path(out_dir))
+    folder.path.mkdir(parents=True, exist_ok=True)
     for row in {r["key"]: r for r in rows}.values():
-        write_json(out_dir / f"{row['key']}.json", row["arch"])
-    write_text(out_dir / "archs.jsonl", "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows))
+        write_json(folder.arch(row["key"]), row["arch"])
+    write_text(folder.sampled, "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows))
     return rows
 
 

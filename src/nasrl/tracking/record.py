@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from nasrl.io import read_metrics
+from nasrl.layout import RunFolder
 from nasrl.tracking.diagram import diagram_svg
 from nasrl.tracking.params import decision_params, flatten
 
@@ -121,8 +122,8 @@ def result_record(run_dir: str | Path, arch: dict[str, Any], stage: str, parent_
     in ``space`` (params.decision_params) and ``params``, metrics = the per-epoch curves and the
     summary, artifacts = both JSON files."""
     run_dir = Path(run_dir)
-    metrics_text = (run_dir / "metrics.json").read_text(encoding="utf-8")
-    metrics = read_metrics(run_dir).raw
+    metrics_text = RunFolder(run_dir).metrics.read_text(encoding="utf-8")
+    metrics = read_metrics(RunFolder(run_dir).metrics).raw
     run_tags = {"mlflow.parentRunId": parent_run_id, "nasrl.stage": stage, "nasrl.key": metrics["key"],
                 "nasrl.arch_key": metrics.get("arch_key", ""), "nasrl.status": metrics["status"], **tags}
     if metrics.get("error"):
@@ -133,10 +134,10 @@ def result_record(run_dir: str | Path, arch: dict[str, Any], stage: str, parent_
         run_tags["nasrl.reference_fingerprint"] = str(metrics["reference"].get("fingerprint"))
         run_tags["nasrl.reference_children"] = str(metrics["reference"].get("children"))
     values = [(name, value, int(row.get("epoch", i)))
-              for i, row in enumerate(read_curve(run_dir / "curve.csv"))
+              for i, row in enumerate(read_curve(RunFolder(run_dir).curve))
               for name, value in row.items() if name != "epoch" and math.isfinite(value)]
     values += [(name, value, 0) for name, value in summary_metrics(metrics, stage).items()]
-    files = {"architecture.json": json.dumps(arch, indent=2, sort_keys=True) + "\n", "metrics.json": metrics_text}
+    files = {"architecture.json": json.dumps(arch, indent=2, sort_keys=True) + "\n", RunFolder.METRICS: metrics_text}
     svg = diagram_svg(arch) if diagram else None  # tracking.child_diagrams
     if svg is not None:
         files["architecture.svg"] = svg
@@ -149,7 +150,7 @@ def link_record(run_dir: str | Path, arch: dict[str, Any], parent_run_id: str, s
                 tags: dict[str, str], space) -> RunRecord:
     """The small run of a child reused from an earlier search's results: its decisions and
     reward, and a tag pointing to the run that trained it (which keeps the curves)."""
-    metrics = read_metrics(run_dir)
+    metrics = read_metrics(RunFolder(run_dir).metrics)
     run_tags = {"mlflow.parentRunId": parent_run_id, "nasrl.stage": "child", "nasrl.key": metrics.key,
                 "nasrl.arch_key": metrics.get("arch_key", ""), "nasrl.status": metrics.status,
                 "nasrl.cache_hit": "true", "nasrl.source_run_id": source_run_id, **tags}

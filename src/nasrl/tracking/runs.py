@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from nasrl.io import read_metrics
+from nasrl.layout import RunFolder
 from nasrl.tracking.record import COMPLETE, result_record
 from nasrl.tracking.state import SearchRun
 
@@ -65,7 +66,7 @@ def find_run(client, search: SearchRun, stage: str, key: str):
 def log_result_run(client, search: SearchRun, run_dir: str | Path, arch: dict[str, Any], stage: str,
                    tags: dict[str, str], params: dict[str, Any] | None = None) -> tuple[str, bool]:
     """Log ``run_dir`` as a run nested under the search unless it is; returns (run id, newly logged)."""
-    existing = find_run(client, search, stage, read_metrics(run_dir).key)
+    existing = find_run(client, search, stage, read_metrics(RunFolder(run_dir).metrics).key)
     if existing is not None:
         return existing.info.run_id, False
     record = result_record(run_dir, arch, stage, search.run_id, tags, search.space, params,

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from nasrl.io import read_metrics
+from nasrl.layout import RunFolder
 from nasrl.tracking.children import child_tags
 from nasrl.tracking.params import dvc_data_hash, flatten, git_commit
 from nasrl.tracking.runs import log_result_run
@@ -76,7 +77,7 @@ def log_child(client, search: SearchRun, key: str, arch: dict[str, Any], round_i
 
 def log_final_run(search: SearchRun, run_dir: str | Path, arch: dict[str, Any]) -> tuple[str, bool]:
     """One retraining run of the final grid (Sec. 4.1), params = decisions + grid point."""
-    metrics = read_metrics(run_dir).raw
+    metrics = read_metrics(RunFolder(run_dir).metrics).raw
     tags = {"nasrl.rank": str(metrics["rank"]), "nasrl.point": str(metrics["point"]),
             "mlflow.runName": f"final-{metrics['rank']}-{metrics['point']}"}
     grid = {f"grid.{k}": v for k, v in metrics["grid"].items()}

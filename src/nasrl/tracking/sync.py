@@ -15,7 +15,7 @@ import yaml
 
 from nasrl.architecture import read_json
 from nasrl.io import read_metrics, read_top
-from nasrl.layout import ResultsLayout
+from nasrl.layout import ResultsLayout, RunFolder
 from nasrl.tracking.children import log_missing_children
 from nasrl.tracking.round import log_round
 from nasrl.tracking.runs import complete_runs, find_run
@@ -96,19 +96,19 @@ def sync_final(search: SearchRun, register_model: bool = True) -> list[str]:
     if not layout.top.exists():
         return logged
     top = read_top(layout.top)
-    for metrics_file in sorted(layout.final_runs_dir.glob("*/metrics.json")):
+    for metrics_file in layout.final_runs_metrics:
         metrics = read_metrics(metrics_file)
         if metrics.status == "skipped":
             continue
         _, new = log_final_run(search, metrics_file.parent, top[metrics.get("rank")]["arch"])
         if new:
             logged.append(metrics_file.parent.name)
-    if layout.best.exists() and layout.headline.exists():
+    if layout.best.exists() and layout.search_metrics.exists():
         best = read_json(layout.best, "best run")
         # finish_search ends the run last: a run still open was not finished (a transfer run,
         # which retrains presets without a search, has no search metrics to look for)
         if search.client.get_run(search.run_id).info.status != "FINISHED":
-            finish_search(search, read_json(layout.headline, "headline metrics"), best)
+            finish_search(search, read_json(layout.search_metrics, "headline metrics"), best)
             logged.append("search results")
         if best.get("status") == "ok":
             logged += _best_final_run(search, best, register_model)
@@ -123,7 +123,7 @@ def _best_final_run(search: SearchRun, best: dict[str, Any], register_model: boo
     run_dir = Path(best["run"])
     if not run_dir.is_absolute():
         run_dir = search.results_dir.parents[1] / run_dir  # best.json paths are relative to the workflow root
-    metrics = read_metrics(run_dir)
+    metrics = read_metrics(RunFolder(run_dir).metrics)
     client = search.client
     run = find_run(client, search, "final", metrics.key)
     logged = []

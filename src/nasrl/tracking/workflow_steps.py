@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from nasrl.io import read_metrics
-from nasrl.layout import ResultsLayout
+from nasrl.layout import ResultsLayout, RunFolder
 from nasrl.tracking.hooks import after_job, describe
 from nasrl.tracking.state import SearchRun
 
@@ -70,7 +70,7 @@ def round_finished(state_file: StateFile, round_index: int, rewards: str | Path,
 def final_run_finished(state_file: StateFile, run_dir: str | Path, top: str | Path, rank: int) -> bool:
     """One final retraining run (a grid point of the rank-th architecture); a skipped one
     (fewer distinct architectures than ranks) has nothing to log."""
-    if read_metrics(run_dir).status == "skipped":
+    if read_metrics(RunFolder(run_dir).metrics).status == "skipped":
         return False
 
     def log(search: SearchRun) -> None:

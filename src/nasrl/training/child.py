@@ -45,6 +45,7 @@ import torch
 from nasrl.architecture import content_key
 from nasrl.data_kinds import dataset_kind, dataset_label, dataset_spec
 from nasrl.io import write_json
+from nasrl.layout import RunFolder
 from nasrl.models.saved import build_model, save_model
 from nasrl.settings import ChildConfig, child_key
 from nasrl.space_kinds import SpaceKind, kind_of, load
@@ -175,7 +176,7 @@ def train_child(arch: dict[str, Any], config: ChildConfig, out_dir: str | Path, 
         metrics.update(summarize(system.history, best_epoch, stopping, kind, config))
         if test:
             metrics["test"] = test_metrics(trainer, system, datamodule)
-        save_model(out_dir / "model.pt", arch, args, system.model, config.to_dict())
+        save_model(RunFolder(out_dir).model, arch, args, system.model, config.to_dict())
     except Exception as err:  # a child-specific failure: record it, let the search go on
         metrics.update(failure(err))
     finally:
@@ -186,8 +187,8 @@ def train_child(arch: dict[str, Any], config: ChildConfig, out_dir: str | Path, 
             values = [row[kind.metric] for row in history if math.isfinite(row[kind.metric])]
             if values:
                 metrics["last_val"] = values[-1]
-        write_curve(out_dir / "curve.csv", history)
-        write_json(out_dir / "metrics.json", metrics)
+        write_curve(RunFolder(out_dir).curve, history)
+        write_json(RunFolder(out_dir).metrics, metrics)
     return metrics
 
 
@@ -239,7 +240,7 @@ def test_metrics(trainer: pl.Trainer, system: ChildSystem, datamodule) -> dict[s
 
 def load_trained(model_dir: str | Path):
     """A trained child from its model.pt: (Lightning system with the weights, data module, settings)."""
-    saved = torch.load(Path(model_dir) / "model.pt", map_location="cpu", weights_only=True)
+    saved = torch.load(RunFolder(model_dir).model, map_location="cpu", weights_only=True)
     config = ChildConfig.from_dict(saved["child"])
     pl.seed_everything(config.seed, verbose=False)
     datamodule = child_datamodule(saved["arch"], config)

@@ -19,6 +19,7 @@ from typing import Any
 from nasrl.architecture import content_key
 from nasrl.data_kinds import dataset_label
 from nasrl.io import write_json
+from nasrl.layout import RunFolder
 from nasrl.settings import ChildConfig, child_key
 from nasrl.space_kinds import KINDS
 
@@ -44,7 +45,7 @@ def record_killed(arch: dict[str, Any], config: ChildConfig, exit_status: int, o
     """Write ``out_dir/metrics.json`` of a child that ``exit_status`` says a signal killed; None
     (and nothing written) when it says otherwise, or when the child had written its metrics."""
     number = killing_signal(exit_status)
-    path = Path(out_dir) / "metrics.json"
+    path = RunFolder(out_dir).metrics
     if number is None or path.exists():  # written last and atomically: the child had finished
         return None
     surrogate = config.surrogate is not None

@@ -28,6 +28,7 @@ from typing import Any
 
 from nasrl.architecture import ArchitectureError, content_key
 from nasrl.io import write_json
+from nasrl.layout import RunFolder
 from nasrl.settings import ChildConfig, SurrogateConfig, child_key
 from nasrl.tables import table_path
 
@@ -123,5 +124,5 @@ def train_surrogate(arch: dict[str, Any], config: ChildConfig, out_dir: str | Pa
     }
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_json(out_dir / "metrics.json", metrics)
+    write_json(RunFolder(out_dir).metrics, metrics)
     return metrics
