@@ -138,6 +138,10 @@ def test_lower_perplexity_and_higher_accuracy_win():
     acc = [(Path("a"), {"metric": "val_acc", "best_val": 0.8}), (Path("b"), {"metric": "val_acc", "best_val": 0.7})]
     assert best_run(ppl)[0] == Path("b") and best_run(acc)[0] == Path("a")
     assert best_run(list(reversed(ppl)))[0] == Path("b")  # the value decides, not the order
+    # a surrogate's metric is its table's reward column: a reward, the higher the better
+    table = [(Path("a"), {"metric": "test_acc_seed0", "best_val": 91.0}),
+             (Path("b"), {"metric": "test_acc_seed0", "best_val": 93.5})]
+    assert best_run(table)[0] == Path("b")
 
 
 def test_the_final_report_ranks_by_validation_and_tests_the_weights_that_scored_it(tmp_path):

@@ -56,8 +56,8 @@ def _run(job: tuple[str, int, int, list[int], int, int]) -> dict:
     space = preset_space("nas_bench_macro")
     table = ResultsTable("nasrl:nas-bench-macro-cifar10.csv", "arch", "test_acc_seed0", "mean_test_acc")
     start = time.perf_counter()
-    _, summary = run_bench(space, table, [strategy], max(budgets), repeats, seed, defaults.batch_size, config,
-                           eval_at=budgets, replicas=replicas, staleness=staleness)
+    _, summary = run_bench(space, table, [strategy], max(budgets), repeats, seed=seed, batch_size=defaults.batch_size,
+                           reinforce_config=config, eval_at=budgets, replicas=replicas, staleness=staleness)
     seconds = time.perf_counter() - start
     return {"strategy": strategy, "replicas": replicas, "staleness": staleness, "seconds": seconds,
             "samples_per_s": repeats * max(budgets) / seconds,

@@ -39,8 +39,8 @@ def main() -> None:
     space = preset_space("nas_bench_macro")
     table = ResultsTable("nasrl:nas-bench-macro-cifar10.csv", "arch", "test_acc_seed0", "mean_test_acc")
     start = time.perf_counter()
-    curves, summary = run_bench(space, table, ["reinforce", "random"], max(args.budgets), args.repeats, args.seed,
-                                defaults.batch_size, config, eval_at=args.budgets)
+    curves, summary = run_bench(space, table, ["reinforce", "random"], max(args.budgets), args.repeats, seed=args.seed,
+                                batch_size=defaults.batch_size, reinforce_config=config, eval_at=args.budgets)
     seconds = time.perf_counter() - start
     write_bench(args.out, curves, summary)
 

@@ -41,8 +41,8 @@ def run_variant(job: tuple[str, dict, int, int, list[int], int]) -> tuple[str, d
     torch.set_num_threads(1)  # the controller is tiny; one process per core
     table = ResultsTable(TABLE, "arch", "test_acc_seed0", "mean_test_acc")
     start = time.process_time()
-    _, summary = run_bench(preset_space("nas_bench_macro"), table, [], max(budgets), repeats, seed,
-                           int(variant.get("batch_size", 8)), eval_at=budgets, budget_unit="trainings",
+    _, summary = run_bench(preset_space("nas_bench_macro"), table, [], max(budgets), repeats, seed=seed,
+                           batch_size=int(variant.get("batch_size", 8)), eval_at=budgets, budget_unit="trainings",
                            max_samples=max_samples, labels={label: (variant["strategy"], variant.get("config"))})
     return label, {b: summary["at_step"][str(b)][label] for b in budgets}, time.process_time() - start
 

@@ -80,8 +80,9 @@ def cmd_bench(args: argparse.Namespace) -> None:
         config.update(ReinforceConfig.from_dict(values, where="--controller-config").model_dump(exclude_unset=True))
     evolution = {"population": args.population, "tournament": args.tournament}
     curves, summary = run_bench(space, table, args.strategy or ["reinforce", "random"], args.budget, args.repeats,
-                                args.seed, args.batch_size, config, args.eval_at, args.replicas, args.staleness,
-                                args.budget_unit, evolution)
+                                seed=args.seed, batch_size=args.batch_size, reinforce_config=config,
+                                eval_at=args.eval_at, replicas=args.replicas, staleness=args.staleness,
+                                budget_unit=args.budget_unit, evolution_config=evolution)
     write_bench(args.out, curves, summary)
     print(json.dumps({"out": str(args.out), "strategies": summary["strategies"]}, indent=2))
 

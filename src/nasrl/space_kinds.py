@@ -108,6 +108,12 @@ def kind_of(arch: Any, trainable: bool = False) -> SpaceKind:
     return space_kind(name, trainable=trainable)
 
 
+def higher_is_better(metric: str) -> bool:
+    """The direction of a child's metric: a kind's validation metric goes its kind's way; any
+    other (a surrogate table's reward column) is a reward, better when higher."""
+    return next((kind.higher_is_better for kind in KINDS.values() if kind.metric == metric), True)
+
+
 def load(reference: str) -> Any:
     """The object a ``"module:attribute"`` reference names (imported now), or the module itself."""
     module, _, attribute = reference.partition(":")

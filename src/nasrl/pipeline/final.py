@@ -24,6 +24,7 @@ from nasrl.pipeline.collect import TRAINED, round_summary
 from nasrl.settings import FinalSettings
 from nasrl.settings import ChildConfig
 from nasrl.settings.child import EarlyStoppingConfig
+from nasrl.space_kinds import higher_is_better
 
 # nasrl.training.child (torch + Lightning, ~8 s to import) is imported inside retrain and
 # report only: select-top runs as its own process and needs pandas alone.
@@ -143,9 +144,8 @@ def child_epochs(history: pd.DataFrame) -> int | None:
 
 def best_run(runs: list[tuple[Path, dict[str, Any]]]) -> tuple[Path, dict[str, Any]]:
     """The run whose validation value (``best_val``, the value of the weights it kept) is best:
-    highest accuracy or lowest perplexity; ties go to the first run listed."""
-    higher_is_better = runs[0][1]["metric"] == "val_acc"
-    return (max if higher_is_better else min)(runs, key=lambda r: r[1]["best_val"])
+    highest accuracy (or table reward) or lowest perplexity; ties go to the first run listed."""
+    return (max if higher_is_better(runs[0][1]["metric"]) else min)(runs, key=lambda r: r[1]["best_val"])
 
 
 def _evaluate_test(run_dir: Path, metrics: dict[str, Any]) -> dict[str, float]:

@@ -74,7 +74,7 @@ class ResultsTable:
             ) from None
 
 
-def run_strategy(name: str, space: TabularSpace, table: ResultsTable, budget: int, seed: int,
+def run_strategy(name: str, space: TabularSpace, table: ResultsTable, budget: int, *, seed: int,
                  batch_size: int, config: dict[str, Any] | None, plan: RoundPlan | None = None,
                  budget_unit: str = "samples", max_samples: int | None = None) -> list[dict[str, Any]]:
     """One search of ``budget`` samples or trainings; one row per sample (with its round and replica).
@@ -162,7 +162,7 @@ def _mean_std(values: list[float]) -> dict[str, float]:
     return {"mean": float(s.mean()), "std": float(s.std(ddof=1)) if len(s) > 1 else 0.0}
 
 
-def run_bench(space: TabularSpace, table: ResultsTable, strategies: list[str], budget: int, repeats: int,
+def run_bench(space: TabularSpace, table: ResultsTable, strategies: list[str], budget: int, repeats: int, *,
               seed: int = 0, batch_size: int = 8, reinforce_config: dict[str, Any] | None = None,
               eval_at: list[int] | None = None, replicas: int = 1, staleness: int = 0,
               budget_unit: str = "samples", evolution_config: dict[str, Any] | None = None,
@@ -188,8 +188,8 @@ def run_bench(space: TabularSpace, table: ResultsTable, strategies: list[str], b
     records = []
     for label, (name, config) in runs.items():
         for repeat in range(repeats):
-            for row in run_strategy(name, space, table, budget, seed + repeat, batch_size, config, plan,
-                                    budget_unit, max_samples):
+            for row in run_strategy(name, space, table, budget, seed=seed + repeat, batch_size=batch_size,
+                                    config=config, plan=plan, budget_unit=budget_unit, max_samples=max_samples):
                 records.append({"strategy": label, "repeat": repeat, **row})
     curves = pd.DataFrame.from_records(records, columns=["strategy", "repeat", "step", "trainings", "round", "replica",
                                                          "key", "reward", "best_so_far"])
