@@ -210,11 +210,12 @@ def test_the_runtime_folder_is_checked_and_files_in_it_never_followed(tmp_path, 
     assert runtime.folder() == tmp_path / "elsewhere" / "nasrl-warm"
 
 
-def test_a_full_disk_under_the_runtime_folder_runs_the_job_here_with_one_line(tmp_path, monkeypatch, capsys):
+def test_a_full_disk_under_the_runtime_folder_runs_the_job_here_with_one_line(monkeypatch, capsys):
     monkeypatch.setenv("NASRL_WARM_START", "1")
     monkeypatch.delenv("SLURM_JOB_ID", raising=False)
     monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
-    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    folder = short_folder()  # a socket's address must fit: pytest's tmp_path may be too long
+    monkeypatch.setenv("TMPDIR", str(folder))
     monkeypatch.setattr("tempfile.tempdir", None)
     real_open = os.open
 
@@ -223,10 +224,14 @@ def test_a_full_disk_under_the_runtime_folder_runs_the_job_here_with_one_line(tm
             raise OSError(28, "No space left on device")
         return real_open(path, flags, mode, **kw)
 
-    monkeypatch.setattr(os, "open", full)
-    assert client.forward(["presets"]) is None
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and WARNING in err and "No space left on device" in err
+    try:
+        monkeypatch.setattr(os, "open", full)
+        assert client.forward(["presets"]) is None
+        monkeypatch.setattr(os, "open", real_open)
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and WARNING in err and "No space left on device" in err
+    finally:
+        remove_folder(folder)
 
 
 def test_the_version_key_changes_with_an_installed_package(tmp_path, monkeypatch):
