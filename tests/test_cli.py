@@ -208,11 +208,10 @@ def test_an_architecture_argument_that_names_nothing_is_one_clear_error(tmp_path
 def surrogate_search(root: Path, monkeypatch, rounds_done: int, finish: bool) -> ResultsLayout:
     """A NAS-Bench-Macro surrogate search (3 rounds planned, 4 children each) written by the
     pipeline's own steps into results/macro/: rewards looked up, nothing trained."""
-    from nasrl.pipeline.collect import build_history, collect_rewards, read_sampled
+    from nasrl.pipeline.collect import build_history
     from nasrl.pipeline.final import report, retrain, select_top
-    from nasrl.pipeline.search_steps import init_controller, sample_round, update_controller
     from nasrl.settings import ChildConfig, FinalSettings, SearchSettings
-    from nasrl.training.surrogate import train_surrogate
+    from search_helpers import surrogate_rounds
 
     monkeypatch.setattr("nasrl.training.surrogate.time.sleep", lambda seconds: None)
     table = REPO / "src" / "nasrl" / "tables" / "nas-bench-macro-cifar10.csv"
@@ -229,15 +228,7 @@ def surrogate_search(root: Path, monkeypatch, rounds_done: int, finish: bool) ->
     layout.tracking_state.write_text(json.dumps({"experiment": "macro", "results": str(layout.root),
                                                  "uri": "sqlite:///mlflow.db", "experiment_id": "3",
                                                  "run_id": "0123abcd", "registered_model": "nasrl-macro"}))
-    init_controller(search, layout.controller(0))
-    for r in range(rounds_done):
-        sample_round(search, child, layout.controller(r), r, layout.samples(r))
-        for row in read_sampled(layout.samples(r)):
-            if not layout.child_metrics(row["key"]).exists():
-                train_surrogate(row["arch"], child, layout.child_dir(row["key"]))
-        collect_rewards(layout.samples(r), layout.children_dir, "reinforce", layout.rewards(r))
-        update_controller(search, layout.controller(r), layout.rewards(r), layout.controller(r + 1),
-                          layout.controller_stats(r + 1))
+    surrogate_rounds(search, child, layout, rounds_done)
     if finish:
         build_history([layout.rewards(r) for r in range(rounds_done)], layout.history)
         select_top(layout.history, 1, layout.top)

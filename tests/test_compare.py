@@ -23,26 +23,17 @@ CHILD = {"surrogate": {"table": str(TABLE), "key_column": "arch", "reward_column
 def surrogate_search(root: Path, experiment: str, strategy: str, rounds_done: int, finish: bool) -> ResultsLayout:
     """A search of 3 planned rounds of 4 children into root/results/EXPERIMENT: a finished one
     has its summary tables, final run and headline figures, a running one its round tables only."""
-    from nasrl.pipeline.collect import build_history, collect_rewards, read_sampled, round_summary
+    from nasrl.pipeline.collect import build_history, round_summary
     from nasrl.pipeline.final import report, retrain, select_top
-    from nasrl.pipeline.search_steps import init_controller, sample_round, update_controller
     from nasrl.settings import ChildConfig, FinalSettings, SearchSettings
-    from nasrl.training.surrogate import train_surrogate
+    from search_helpers import surrogate_rounds
 
     values = {"space": "nas_bench_macro", "strategy": strategy, "seed": 7, "rounds": 3, "children_per_round": 4}
     search, child = SearchSettings.from_dict(values), ChildConfig.from_dict(CHILD)
     layout = ResultsLayout(root / "results" / experiment)
     layout.settings("search").parent.mkdir(parents=True)
     layout.settings("search").write_text(yaml.safe_dump(values))
-    init_controller(search, layout.controller(0))
-    for r in range(rounds_done):
-        sample_round(search, child, layout.controller(r), r, layout.samples(r))
-        for row in read_sampled(layout.samples(r)):
-            if not layout.child_metrics(row["key"]).exists():
-                train_surrogate(row["arch"], child, layout.child_dir(row["key"]))
-        collect_rewards(layout.samples(r), layout.children_dir, strategy, layout.rewards(r))
-        update_controller(search, layout.controller(r), layout.rewards(r), layout.controller(r + 1),
-                          layout.controller_stats(r + 1))
+    surrogate_rounds(search, child, layout, rounds_done)
     if finish:  # what the workflow's summarize, final and report steps write
         history = build_history([layout.rewards(r) for r in range(rounds_done)], layout.history)
         round_summary(history).to_csv(layout.rounds_table, index=False)
