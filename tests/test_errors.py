@@ -28,3 +28,11 @@ def test_a_missing_results_folder_is_one_line_from_the_command_line(tmp_path, ca
         from nasrl.commands.arguments import resolve_architecture
 
         resolve_architecture(tmp_path / "missing.json")
+
+
+def test_a_bad_setting_is_a_settings_error_in_one_line():
+    from nasrl.errors import SettingsError
+    from nasrl.settings import ChildConfig
+
+    with pytest.raises(SettingsError, match=r"^child\.optimizer\.lr: .*got 'fast'$"):
+        ChildConfig.from_dict({"optimizer": {"lr": "fast"}})

@@ -21,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from nasrl.architecture import MAX_JSON_DEPTH, read_input
+from nasrl.errors import SettingsError
 
 # Constrained numbers shared by the sections.
 Count = Annotated[int, Field(ge=1)]
@@ -48,12 +49,12 @@ class Section(BaseModel):
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any] | None, where: str | None = None) -> Self:
-        """Build the section from a mapping (None: every default); ValueError in one line."""
+        """Build the section from a mapping (None: every default); SettingsError in one line."""
         values = {} if values is None else values
         try:
             return cls.model_validate(values)
         except ValidationError as err:
-            raise ValueError(one_line(err, values, cls.SECTION if where is None else where)) from None
+            raise SettingsError(one_line(err, values, cls.SECTION if where is None else where)) from None
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump()
@@ -66,12 +67,12 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
-        raise ValueError(f"settings file {path} is not valid YAML: {' '.join(str(err).split())}") from None
+        raise SettingsError(f"settings file {path} is not valid YAML: {' '.join(str(err).split())}") from None
     except RecursionError:  # the YAML composer recurses per level of nesting
-        raise ValueError(f"settings file {path} nests lists or mappings too deeply to read; "
+        raise SettingsError(f"settings file {path} nests lists or mappings too deeply to read; "
                          f"expected at most {MAX_JSON_DEPTH} levels") from None
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping")
+        raise SettingsError(f"{path}: expected a mapping")
     return data
 
 

@@ -26,6 +26,7 @@ import yaml
 from pydantic import Field, NonNegativeFloat, PositiveFloat, field_validator, model_validator
 
 from nasrl.architecture import ArchitectureError, content_key, read_input
+from nasrl.errors import SettingsError
 from nasrl.settings.base import Count, Fraction, Section, UnitFloat
 from nasrl.settings.choices import Accelerator, Precision
 from nasrl.settings.datasets import DatasetValue
@@ -218,26 +219,26 @@ def load_child_config(path: str | Path, runtime: str | Path | None = None) -> Ch
         extra = _read_mapping(runtime, "runtime settings file")
         unknown = sorted(set(extra) - set(ChildConfig.RUNTIME_KEYS)) if isinstance(extra, dict) else ["(not a mapping)"]
         if unknown:
-            raise ValueError(f"{runtime}: unknown key {unknown[0]!r}; expected one of {list(ChildConfig.RUNTIME_KEYS)}")
+            raise SettingsError(f"{runtime}: unknown key {unknown[0]!r}; expected one of {list(ChildConfig.RUNTIME_KEYS)}")
         section = {**section, **extra} if isinstance(section, dict) else section
         where = f"{path} + {runtime}"
     try:
         return ChildConfig.from_dict(section)
     except ValueError as err:
-        raise ValueError(f"{where}: {err}") from None
+        raise SettingsError(f"{where}: {err}") from None
 
 
 def _read_mapping(path: str | Path, what: str) -> Any:
     path = Path(path)
     if not path.exists():
-        raise ValueError(f"{what} not found: {path}")
+        raise SettingsError(f"{what} not found: {path}")
     try:
         text = read_input(path, what.removesuffix(" file"))  # capped: a wrong path such as /dev/zero is one error line
     except ArchitectureError as err:
-        raise ValueError(str(err)) from None
+        raise SettingsError(str(err)) from None
     try:
         return yaml.safe_load(text) or {}
     except yaml.YAMLError as err:
-        raise ValueError(f"{what} {path} is not valid YAML: {' '.join(str(err).split())}") from None
+        raise SettingsError(f"{what} {path} is not valid YAML: {' '.join(str(err).split())}") from None
     except RecursionError:  # the YAML composer recurses per level of nesting
-        raise ValueError(f"{what} {path} nests lists or mappings too deeply to read") from None
+        raise SettingsError(f"{what} {path} nests lists or mappings too deeply to read") from None

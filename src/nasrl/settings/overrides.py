@@ -25,6 +25,8 @@ import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 
+from nasrl.errors import SettingsError
+
 NULL_WORDS = frozenset({"null", "Null", "NULL", "~"})  # YAML's spellings of null
 
 
@@ -43,7 +45,7 @@ def check_sections(model: type[BaseModel], typed: Mapping[str, Any]) -> None:
         field = model.model_fields.get(key)
         if isinstance(value, str) and field is not None and _section(field.annotation) is not None:
             text = value if len(value) <= 40 else value[:37] + "..."
-            raise ValueError(f"{key}: expected a mapping, got {text!r}; on the command line a section is one "
+            raise SettingsError(f"{key}: expected a mapping, got {text!r}; on the command line a section is one "
                              f"YAML or JSON mapping: --config '{key}={{\"name\": value}}' (config/README.md)")
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from nasrl.architecture import ArchitectureError
 from nasrl.data_kinds import DATASET_KINDS
+from nasrl.errors import SettingsError
 from nasrl.space_kinds import SPACE_DATA_KINDS
 
 if TYPE_CHECKING:
@@ -30,16 +31,16 @@ def check_plan(search: SearchSettings, child: ChildConfig) -> None:
 
     value = search.space
     if isinstance(value, str) and value not in space_names() and not Path(value).is_file():
-        raise ValueError(f"search.space: {value!r} is neither a preset ({', '.join(space_names())}) nor a file")
+        raise SettingsError(f"search.space: {value!r} is neither a preset ({', '.join(space_names())}) nor a file")
     try:
         space = search.build_space()
     except ArchitectureError as err:  # one line, even where it quotes a YAML parser's message
-        raise ValueError(f"search.space: {' '.join(str(err).split())}") from None
+        raise SettingsError(f"search.space: {' '.join(str(err).split())}") from None
     if child.surrogate is not None:
         return  # no network and no data: the table is read (and checked) by prepare_data
     needs = SPACE_DATA_KINDS.get(space.type)
     if needs is None:
-        raise ValueError(f"search.space: a {space.type} space has no network to train; its children need "
+        raise SettingsError(f"search.space: a {space.type} space has no network to train; its children need "
                          f"child.surrogate (a results table), or a space of type {sorted(SPACE_DATA_KINDS)}")
     dataset = child.dataset
     if not isinstance(dataset, str):
@@ -47,7 +48,7 @@ def check_plan(search: SearchSettings, child: ChildConfig) -> None:
         return
     if DATASET_KINDS[dataset] != needs:
         matching = sorted(name for name, kind in DATASET_KINDS.items() if kind == needs)
-        raise ValueError(f"child.dataset: {dataset!r} is {DATASET_KINDS[dataset]} data, but a {space.type} space "
+        raise SettingsError(f"child.dataset: {dataset!r} is {DATASET_KINDS[dataset]} data, but a {space.type} space "
                          f"needs {needs} data; expected one of {matching}")
 
 
@@ -58,7 +59,7 @@ def check_own_data(child: ChildConfig, space_type: str, needs: str):
 
     facts = inspect(child.dataset.model_dump(), child.seed)
     if facts.kind != needs:
-        raise ValueError(f"child.dataset: {facts.source} is {facts.kind} data, but a {space_type} space needs "
+        raise SettingsError(f"child.dataset: {facts.source} is {facts.kind} data, but a {space_type} space needs "
                          f"{needs} data")
     child.dataset.digest = facts.digest
     return facts

@@ -44,6 +44,7 @@ import torch
 
 from nasrl.architecture import content_key
 from nasrl.data_kinds import dataset_kind, dataset_label, dataset_spec
+from nasrl.errors import SettingsError
 from nasrl.io import write_json
 from nasrl.layout import RunFolder
 from nasrl.models.saved import build_model, save_model
@@ -82,7 +83,7 @@ def child_datamodule(arch: dict[str, Any], config: ChildConfig):
     kind = kind_of(arch, trainable=True)
     found = dataset_kind(config.dataset)  # None for a module: the plan read its kind from it
     if found is not None and found != kind.data:
-        raise ValueError(f"child.dataset: {dataset_label(config.dataset)!r} is {found} data, but a {kind.name} "
+        raise SettingsError(f"child.dataset: {dataset_label(config.dataset)!r} is {found} data, but a {kind.name} "
                          f"architecture needs {kind.data} data")
     options = {"batch_size": config.batch_size, **load(kind.system).data_options(config)}
     datamodule = make_datamodule(dataset_spec(config.dataset) or config.dataset, config.data_dir, **options)
