@@ -26,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-from nasrl.architecture import ArchitectureError
+from nasrl.errors import TableError
 from nasrl.spaces.tabular import TabularSpace
 from nasrl.search.registry import make_strategy
 from nasrl.search.rounds import RoundPlan, tell_round
@@ -49,16 +49,16 @@ class ResultsTable:
         try:
             frame = pd.read_csv(path, dtype={key_column: str})
         except FileNotFoundError:
-            raise ArchitectureError(f"results table not found: {path}") from None
+            raise TableError(f"results table not found: {path}") from None
         for role, column in (("key", key_column), ("reward", reward_column), ("report", report_column)):
             if column is not None and column not in frame.columns:
-                raise ArchitectureError(f"{path}: no {role} column {column!r}; columns are {list(frame.columns)}")
+                raise TableError(f"{path}: no {role} column {column!r}; columns are {list(frame.columns)}")
         duplicated = frame[key_column][frame[key_column].duplicated()]
         if len(duplicated):
-            raise ArchitectureError(f"{path}: key column {key_column!r} repeats keys, e.g. {duplicated.iloc[0]!r}")
+            raise TableError(f"{path}: key column {key_column!r} repeats keys, e.g. {duplicated.iloc[0]!r}")
         for column in (reward_column, report_column):
             if column is not None and not pd.api.types.is_numeric_dtype(frame[column]):
-                raise ArchitectureError(f"{path}: column {column!r} must be numeric")
+                raise TableError(f"{path}: column {column!r} must be numeric")
         transform = TRANSFORMS[reward_transform]
         self.path = path
         self.key_column = key_column
@@ -69,7 +69,7 @@ class ResultsTable:
         try:
             return self.reward[key]
         except KeyError:
-            raise ArchitectureError(
+            raise TableError(
                 f"architecture key {key!r} is not in column {self.key_column!r} of {self.path}"
             ) from None
 

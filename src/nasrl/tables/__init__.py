@@ -12,6 +12,8 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+from nasrl.errors import TableError
+
 PREFIX = "nasrl:"
 
 
@@ -22,12 +24,12 @@ def table_names() -> list[str]:
 
 def table_path(value: str | Path) -> Path:
     """The file a table value names: a shipped table for ``nasrl:FILE``, else the path itself.
-    ValueError in one line for a ``nasrl:`` name that does not ship."""
+    TableError (a ValueError) in one line for a ``nasrl:`` name that does not ship."""
     text = str(value)
     if not text.startswith(PREFIX):
         return Path(value)
     if text not in table_names():
-        raise ValueError(f"{text!r} is not a table that ships with nasrl; expected one of {table_names()}, "
+        raise TableError(f"{text!r} is not a table that ships with nasrl; expected one of {table_names()}, "
                          "or the path of a CSV file")
     # A regular package installed as files (pip, pip install -e): its resources are paths on disk.
     return Path(str(resources.files(__name__) / text[len(PREFIX):]))

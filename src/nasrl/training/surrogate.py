@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from nasrl.architecture import ArchitectureError, content_key
+from nasrl.errors import TableError
 from nasrl.io import write_json
 from nasrl.layout import RunFolder
 from nasrl.settings import ChildConfig, SurrogateConfig, child_key
@@ -42,11 +43,11 @@ class SurrogateTable:
     def load(cls, config: SurrogateConfig) -> "SurrogateTable":
         """Read the table; a missing file or column is one error naming it."""
         if not config.table:
-            raise ArchitectureError("child.surrogate.table: expected the path of a CSV results table")
+            raise TableError("child.surrogate.table: expected the path of a CSV results table")
         try:
             path = table_path(config.table)  # nasrl:FILE, a table that ships with the package, or a path
         except ValueError as err:
-            raise ArchitectureError(f"child.surrogate.table: {err}") from None
+            raise TableError(f"child.surrogate.table: {err}") from None
         try:
             with open(path, newline="", encoding="utf-8") as f:
                 reader = csv.DictReader(f)
@@ -55,11 +56,11 @@ class SurrogateTable:
                           "seconds_column": config.seconds_column}
                 for name, column in needed.items():
                     if column is not None and column not in columns:
-                        raise ArchitectureError(f"child.surrogate.{name}: {path} has no column {column!r}; "
-                                                f"columns are {columns}")
+                        raise TableError(f"child.surrogate.{name}: {path} has no column {column!r}; "
+                                         f"columns are {columns}")
                 rows = {row[config.key_column]: row for row in reader}
         except FileNotFoundError:
-            raise ArchitectureError(f"child.surrogate.table: file not found: {path}") from None
+            raise TableError(f"child.surrogate.table: file not found: {path}") from None
         return cls(config, rows)
 
     def key(self, arch: dict[str, Any]) -> str:
@@ -89,8 +90,8 @@ class SurrogateTable:
         try:
             return float(text)
         except ValueError:
-            raise ArchitectureError(f"child.surrogate: column {column!r} of {self.key(arch)!r} is not a number: "
-                                    f"{text!r}") from None
+            raise TableError(f"child.surrogate: column {column!r} of {self.key(arch)!r} is not a number: "
+                             f"{text!r}") from None
 
     def reward(self, arch: dict[str, Any]) -> float:
         c = self.config
