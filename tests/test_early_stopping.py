@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nasrl.pipeline.collect import build_history, collect_rewards, round_summary
+from nasrl.pipeline.collect import build_history, collect_rewards, reward_curve, round_summary
 from nasrl.settings import ChildConfig, validate_workflow_config
 from nasrl.settings.child import EarlyStoppingConfig
 from nasrl.settings.child import child_key
@@ -127,15 +127,22 @@ def test_a_stopped_child_is_counted_as_trained_not_failed(tmp_path):
         key = f"{index:016x}"
         rows.append({"round": 0, "index": index, "key": key, "arch_key": key, "arch": arch})
         (children / key).mkdir(parents=True)
+        stopped = {"stopped_epoch": 1, "projected_val": 0.75, "reference": {"children": 3, "fingerprint": "f"}}
         (children / key / "metrics.json").write_text(json.dumps({
             "status": status, "reward": 0.5, "metric": "val_acc", "best_val": 0.8, "seconds": 1.0, "params": 10,
-            "epochs": {"ok": 4, "stopped": 1, "failed": 0}[status], "key": key}))
+            "epochs": {"ok": 4, "stopped": 1, "failed": 0}[status], "key": key,
+            **(stopped if status == "stopped" else {})}))
     (samples / "archs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     collect_rewards(samples, children, "reinforce", tmp_path / "rewards.parquet")
     history = build_history([tmp_path / "rewards.parquet"], tmp_path / "history.parquet")
     assert list(history["status"]) == ["ok", "stopped", "failed"] and list(history["epochs"]) == [4, 1, 0]
     summary = round_summary(history)
     assert summary["failed"].tolist() == [1] and summary["stopped"].tolist() == [1]
+    # what a stopped child's reward comes from, beside it in the history and in rewards.csv
+    stopped = history.iloc[1]
+    assert (stopped["stopped_epoch"], stopped["projected_val"], stopped["reference_children"]) == (1, 0.75, 3)
+    assert history.drop(index=1)[["stopped_epoch", "projected_val", "reference_children"]].isna().all().all()
+    assert reward_curve(history).loc[1, ["stopped_epoch", "projected_val"]].tolist() == [1, 0.75]
 
 
 def test_the_mlflow_record_of_a_stopped_child_says_so(tmp_path):
@@ -151,6 +158,17 @@ def test_the_mlflow_record_of_a_stopped_child_says_so(tmp_path):
     assert record.tags["nasrl.status"] == "stopped" and not record.failed
     summary = {name: value for name, value, step in record.metrics if step == 0}
     assert summary["stopped_epoch"] == 1 and summary["epochs"] == 1
+    metrics = json.loads((tmp_path / "child" / "metrics.json").read_text())
+    assert summary["projected_val_acc"] == pytest.approx(metrics["projected_val"]) and summary["reference_children"] == 3
+
+
+def test_the_search_view_shows_the_stopped_epoch_and_the_projected_value_when_children_may_stop():
+    from nasrl.tracking.views import view_columns
+
+    assert "metrics.`stopped_epoch`" not in view_columns("digits")
+    columns = view_columns("digits", early_stopping=True)
+    assert {"metrics.`stopped_epoch`", "metrics.`projected_val_acc`"} <= set(columns)
+    assert "metrics.`projected_val_ppl`" in view_columns("ptb", early_stopping=True)
 
 
 # --- settings -----------------------------------------------------------------------------------

@@ -104,3 +104,16 @@ def test_a_final_grid_row_without_a_chosen_run(tmp_path):
                                                   "metric": "val_acc", "best_val": None, "key": "k"}))
     grid = final_grid_table([run], {"status": "no final run succeeded"})
     assert list(grid["status"]) == ["failed"] and not grid["chosen"].any() and list(grid["grid.lr"]) == [0.1]
+
+
+def test_a_search_with_stopped_children_gets_a_panel_of_the_fully_trained_and_a_caption(tmp_path):
+    import matplotlib.image
+
+    from nasrl.pipeline.plots import STOPPED_CAPTION, plot_search
+
+    history = history_of([0.5, 0.6, 0.3, 0.9], list("abcd"), [2] * 4).assign(strategy="reinforce", round=[0, 0, 1, 1])
+    plot_search(history.assign(status="ok"), tmp_path / "trained.png")
+    plot_search(history.assign(status=["ok", "ok", "stopped", "ok"]), tmp_path / "stopped.png")
+    width = {name: matplotlib.image.imread(tmp_path / f"{name}.png").shape[1] for name in ("trained", "stopped")}
+    assert width["stopped"] == width["trained"] * 3 // 2  # a third panel: the fully trained children alone
+    assert "projected" in STOPPED_CAPTION and "median" in STOPPED_CAPTION

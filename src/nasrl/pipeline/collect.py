@@ -22,7 +22,11 @@ from nasrl.io import read_metrics
 from nasrl.layout import RunFolder, SampleFolder
 
 COLUMNS = ["round", "index", "replica", "controller", "key", "arch_key", "arch", "strategy", "status", "reward",
-           "metric", "val", "seconds", "params", "surrogate", "epochs"]
+           "metric", "val", "seconds", "params", "surrogate", "epochs", "stopped_epoch", "projected_val",
+           "reference_children"]
+# A stopped child's reward is the paper's rule on its curve completed by the references' median
+# progress: ``projected_val`` is that completed curve's last value, ``reference_children`` how many
+# earlier children the median was taken over (nasrl.training.early_stopping). Empty otherwise.
 # A child stopped early by the median stopping rule trained and has a real reward: not a failure.
 TRAINED = ("ok", "stopped")
 
@@ -44,10 +48,13 @@ def collect_rewards(sample_dir: str | Path, children_dir: str | Path, strategy: 
             "arch": canonical_json(sample["arch"]), "strategy": strategy, "status": metrics["status"],
             "reward": float(metrics["reward"]), "metric": metrics["metric"], "val": metrics["best_val"],
             "seconds": metrics["seconds"], "params": metrics["params"], "surrogate": bool(metrics.get("surrogate")),
-            "epochs": int(metrics.get("epochs") or 0),
+            "epochs": int(metrics.get("epochs") or 0), "stopped_epoch": metrics.get("stopped_epoch"),
+            "projected_val": metrics.get("projected_val"),
+            "reference_children": (metrics.get("reference") or {}).get("children"),
         })
     table = pd.DataFrame(rows, columns=COLUMNS)
-    table["val"] = table["val"].astype(float)
+    for column in ("val", "stopped_epoch", "projected_val", "reference_children"):
+        table[column] = table[column].astype(float)  # NaN where a child has none
     table.to_parquet(out, index=False)
     return table
 
@@ -64,7 +71,8 @@ def build_history(round_tables: list[str | Path], out: str | Path) -> pd.DataFra
 def reward_curve(history: pd.DataFrame) -> pd.DataFrame:
     """One row per sampled child in sampling order (``sample``): the reward-vs-samples curve
     that DVC plots and comparisons between strategies read (plain CSV, no architecture text)."""
-    curve = history[["round", "index", "strategy", "status", "reward", "val", "repeat"]].copy()
+    explained = [c for c in ("stopped_epoch", "projected_val") if c in history]  # absent in older searches
+    curve = history[["round", "index", "strategy", "status", "reward", "val", *explained, "repeat"]].copy()
     curve.insert(0, "sample", range(len(curve)))
     return curve
 

@@ -1,11 +1,16 @@
 """Plots of a search: is the controller learning? (matplotlib, no display needed).
 
-One figure, two panels over the same x axis (sampled architectures, in sampling order):
+One figure, panels over the same x axis (sampled architectures, in sampling order):
 
 - left: the reward of every child (a point each; failed children as red crosses), each
   round's mean, the best reward so far, and a vertical mark wherever the sampled depth
   changes: the depth schedule (Sec. 4.1) steps there, and a jump of the reward at that
-  point is the schedule's doing, not the controller's;
+  point is the schedule's doing, not the controller's. A child stopped early by the median
+  rule is an open circle: its reward is a projection (its curve completed by the earlier
+  children's median progress), and the caption says so;
+- middle, when children were stopped: the fully trained children alone, with their round
+  means: rewards measured, not projected (round 0 has nothing to stop against, so it is all
+  fully trained, while later rounds may hold few);
 - right: the mean reward of the top-k distinct architectures found so far, the measure of
   Zoph & Le (2017) Fig. 6 (control experiment 2), drawn for this search and, when a
   random-search control exists, for the control too, on the same axes.
@@ -19,14 +24,18 @@ from pathlib import Path
 
 import pandas as pd
 
+from nasrl.spaces import SPACES
+
 TOP_K = (1, 5)  # Fig. 6 reads k = 1, 5, 15; a laptop search has a few dozen children
 
 
 def child_depths(history: pd.DataFrame) -> pd.Series:
-    """The number of layers of each sampled child (NaN for spaces without a depth schedule)."""
-    def depth(arch: str) -> float:
-        layers = json.loads(arch).get("layers")
-        return float(len(layers)) if isinstance(layers, list) else float("nan")
+    """The depth the space's schedule grew each sampled child to (NaN for a kind without one)."""
+    def depth(arch_json: str) -> float:
+        arch = json.loads(arch_json)
+        space = SPACES.get(arch.get("space"))
+        grown = space.grown_depth(arch) if space is not None else None
+        return float("nan") if grown is None else float(grown)
 
     return history["arch"].map(depth)
 
@@ -61,10 +70,16 @@ def top_k_unique(history: pd.DataFrame, k: int) -> pd.Series:
 
 
 def round_means(history: pd.DataFrame) -> pd.DataFrame:
-    """Each round's mean reward, placed at the middle of the round's samples."""
-    positions = pd.Series(range(len(history)), index=history.index)
+    """Each round's mean reward, placed at the middle of the round's samples (their positions
+    in ``history``'s index, so a subset of a history keeps its children's places)."""
+    positions = pd.Series(history.index, index=history.index)
     by_round = positions.groupby(history["round"])
     return pd.DataFrame({"x": by_round.mean(), "mean": history.groupby("round")["reward"].mean()})
+
+
+STOPPED_CAPTION = ("Open circles: children stopped early by the median rule (child.early_stopping). Their reward is "
+                   "projected: the paper's rule on their curve completed by the earlier children's median progress. "
+                   "Round 0 has no earlier children to stop against and trains fully.")
 
 
 def plot_search(history: pd.DataFrame, out: str | Path, control: pd.DataFrame | None = None) -> None:
@@ -82,14 +97,23 @@ def plot_search(history: pd.DataFrame, out: str | Path, control: pd.DataFrame | 
 
     history = history.reset_index(drop=True)
     strategy = str(history["strategy"].iloc[0])
-    fig, (ax, ax_top) = plt.subplots(1, 2, figsize=(12, 4.4), dpi=120, sharey=True)
-
     ok, stopped = history["status"] == "ok", history["status"] == "stopped"
     failed = ~(ok | stopped)
+    panels = 3 if stopped.any() else 2
+    fig, axes = plt.subplots(1, panels, figsize=(6 * panels, 4.4 if panels == 2 else 4.9), dpi=120, sharey=True)
+    ax, ax_top = axes[0], axes[-1]
+
     ax.scatter(history.index[ok], history["reward"][ok], s=14, alpha=0.55, label="child")
-    if stopped.any():  # the median stopping rule: a real reward from fewer epochs
+    if stopped.any():  # the median stopping rule: a projected reward from fewer epochs
         ax.scatter(history.index[stopped], history["reward"][stopped], s=14, alpha=0.55, facecolors="none",
-                   edgecolors="tab:blue", label="child stopped early")
+                   edgecolors="tab:blue", label="stopped early (reward projected)")
+        ax_trained = axes[1]
+        trained = history[ok]
+        ax_trained.scatter(trained.index, trained["reward"], s=14, alpha=0.55, label="fully trained child")
+        means = round_means(trained)
+        ax_trained.plot(means["x"], means["mean"], color="black", marker="o", label="round mean, fully trained")
+        ax_trained.set_title(f"fully trained children only: {len(trained)} of {len(history)}")
+        fig.text(0.01, 0.01, STOPPED_CAPTION, fontsize=8, color="dimgray", ha="left", va="bottom", wrap=True)
     if failed.any():
         ax.scatter(history.index[failed], history["reward"][failed], s=18, color="tab:red", marker="x",
                    label="failed child")
@@ -112,7 +136,7 @@ def plot_search(history: pd.DataFrame, out: str | Path, control: pd.DataFrame | 
                         label=f"top-{k}, {control['strategy'].iloc[0]}")
     ax_top.set_title("mean reward of the top-k distinct architectures (Fig. 6)")
 
-    for axis in (ax, ax_top):
+    for axis in axes:
         for position, old, new in depth_steps(history):
             axis.axvline(position - 0.5, color="tab:purple", linestyle=":", linewidth=1.2)
             axis.annotate(f"depth {old}\u2192{new}", (position - 0.5, 1.0), xycoords=("data", "axes fraction"),
@@ -120,6 +144,6 @@ def plot_search(history: pd.DataFrame, out: str | Path, control: pd.DataFrame | 
         axis.set_xlabel("sampled architectures")
         axis.grid(alpha=0.3)
         axis.legend(loc="best", fontsize=8)  # where it hides the fewest points
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06 if panels == 3 else 0, 1, 1))  # room for the caption
     fig.savefig(out)
     plt.close(fig)

@@ -99,7 +99,9 @@ def read_curve(path: Path) -> list[dict[str, float]]:
 
 def summary_metrics(metrics: dict[str, Any], stage: str = "child") -> dict[str, float]:
     """The scalar results of a run: reward, best and last validation metric, times, size, the
-    epochs trained and, for a child stopped early (status ``stopped``, a tag), its stopped epoch.
+    epochs trained and, for a child stopped early (status ``stopped``, a tag), its stopped epoch,
+    the projected value its reward was computed from (``projected_val_acc``, ...) and how many
+    earlier children its reference held (``reference_children``).
 
     ``reward`` is the search's signal and only a search child has one; a final retraining
     computes the same function of its curve under another name (``final_reward``), so that
@@ -107,11 +109,14 @@ def summary_metrics(metrics: dict[str, Any], stage: str = "child") -> dict[str, 
     names = {"reward": "reward" if stage == "child" else f"{stage}_reward", "best_val": f"best_{metrics.get('metric', 'val')}",
              "last_val": f"last_{metrics.get('metric', 'val')}", "seconds": "seconds",
              "setup_seconds": "setup_seconds", "params": "num_params", "conv_weights": "conv_weights",
-             "epochs": "epochs", "stopped_epoch": "stopped_epoch"}
+             "epochs": "epochs", "stopped_epoch": "stopped_epoch",
+             "projected_val": f"projected_{metrics.get('metric', 'val')}"}
     out = {name: float(metrics[k]) for k, name in names.items()
            if isinstance(metrics.get(k), (int, float)) and not isinstance(metrics.get(k), bool)}
     for name, value in (metrics.get("test") or {}).items():
         out[name] = float(value)
+    if isinstance((metrics.get("reference") or {}).get("children"), int):
+        out["reference_children"] = float(metrics["reference"]["children"])
     return {k: v for k, v in out.items() if math.isfinite(v)}
 
 

@@ -38,7 +38,9 @@ def start_search(search: SearchRun, settings: dict[str, dict[str, Any]]) -> Sear
             client.set_experiment_tag(search.experiment_id, EXPERIMENT_KIND, EXPERIMENT_TAGS[EXPERIMENT_KIND])
     # The runs table's columns and sort (views.py), written at every start: a store from
     # before the view gets it, and one from an older nasrl gets the current columns.
-    client.set_experiment_tag(search.experiment_id, *search_view_tag(settings.get("child", {}).get("dataset")))
+    child = settings.get("child", {})
+    stopping = bool((child.get("early_stopping") or {}).get("enabled"))
+    client.set_experiment_tag(search.experiment_id, *search_view_tag(child.get("dataset"), early_stopping=stopping))
     strategy = str(settings.get("search", {}).get("strategy", "reinforce"))
     tags = {"nasrl.stage": "search", "nasrl.strategy": strategy, "nasrl.git_commit": git_commit(),
             "nasrl.dvc_data": dvc_data_hash(), "nasrl.results": search.results, "nasrl.root": search.root}

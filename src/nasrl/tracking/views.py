@@ -32,17 +32,20 @@ def column(kind: str, name: str) -> str:
     return f"{kind}.`{name}`"
 
 
-def view_columns(dataset: str | dict | None) -> list[str]:
-    """The columns of the search's view; the validation metric follows the dataset's kind."""
+def view_columns(dataset: str | dict | None, early_stopping: bool = False) -> list[str]:
+    """The columns of the search's view; the validation metric follows the dataset's kind. With
+    early stopping, a stopped child's epoch and the projected value its reward comes from."""
     best = BEST_METRIC.get(dataset_kind(dataset) or "", "best_val_acc")
+    stopping = [column("metrics", "stopped_epoch"), column("metrics", best.replace("best_", "projected_", 1))]
     return [column("metrics", "reward"), column("metrics", best), column("params", "depth"),
-            column("metrics", "epochs"), column("metrics", "num_params"), column("metrics", "seconds"),
-            column("tags", "nasrl.status"), column("tags", "nasrl.round")]
+            column("metrics", "epochs"), *(stopping if early_stopping else []), column("metrics", "num_params"),
+            column("metrics", "seconds"), column("tags", "nasrl.status"), column("tags", "nasrl.round")]
 
 
-def search_view_tag(dataset: str | dict | None, now_ms: int | None = None) -> tuple[str, str]:
+def search_view_tag(dataset: str | dict | None, now_ms: int | None = None,
+                    early_stopping: bool = False) -> tuple[str, str]:
     """The experiment tag (key, value) of the search's saved view."""
-    columns = view_columns(dataset)
+    columns = view_columns(dataset, early_stopping)
     # columnOrder: in this order, reward first; without it the UI groups metrics, params and
     # tags and sorts each group by name.
     state = {"selectedColumns": columns, "columnOrder": columns, "orderByKey": column("metrics", "reward"),
