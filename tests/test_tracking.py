@@ -525,6 +525,11 @@ def test_the_run_tree_of_a_search_through_the_rest_api(server, finished_tiny_sea
     search_id, tags = search["info"]["run_id"], as_dict(search["data"]["tags"])
     assert search["info"]["status"] == "FINISHED"
     assert tags["nasrl.strategy"] == "reinforce" and {"nasrl.git_commit", "nasrl.dvc_data"} <= set(tags)
+    assert tags["mlflow.note.content"].startswith("nasrl reinforce search of experiment 'tiny'")  # its description
+    # the search run carries the search's files: the figure, the tables, the choice
+    files = {f["path"] for f in rest(server, "artifacts/list", run_id=search_id, path="search")["files"]}
+    assert {"search/search.png", "search/rounds.csv", "search/history.parquet", "search/rewards.csv",
+            "search/best.json", "search/metrics.json"} <= files
     params = as_dict(search["data"]["params"])
     assert params["search.seed"] == "3" and params["child.dataset"] == "digits" and params["search.rounds"] == "2"
     steps = rest(server, "metrics/get-history", run_id=search_id, metric_key="mean_reward")["metrics"]
@@ -550,6 +555,7 @@ def test_the_run_tree_of_a_search_through_the_rest_api(server, finished_tiny_sea
         curve = rest(server, "metrics/get-history", run_id=child["info"]["run_id"], metric_key="val_acc")["metrics"]
         assert [m["step"] for m in curve] == [1]  # TINY trains one epoch
         assert as_dict(child["data"]["metrics"])["reward"] == pytest.approx(float(first["reward"].iloc[0]))
+        assert tags["mlflow.note.content"].startswith("child: 2 layers, ") and "reward " in tags["mlflow.note.content"]
         artifacts = rest(server, "artifacts/list", run_id=child["info"]["run_id"])["files"]
         assert {"architecture.json", "architecture.svg", "metrics.json"} <= {f["path"] for f in artifacts}
 
@@ -559,6 +565,7 @@ def test_the_run_tree_of_a_search_through_the_rest_api(server, finished_tiny_sea
     best = json.loads((results / "final" / "best.json").read_text())
     final_tags, final_metrics = as_dict(final["data"]["tags"]), as_dict(final["data"]["metrics"])
     assert final_tags["mlflow.parentRunId"] == search_id and final_tags["nasrl.best"] == "true"
+    assert final_tags["mlflow.note.content"].startswith('final run 0_0 ({"lr": 0.1}): 2 layers, ')
     assert as_dict(final["data"]["params"])["grid.lr"] == "0.1" and as_dict(final["data"]["params"])["depth"] == "2"
     assert "final_reward" in final_metrics  # the retraining's own reward, named apart
     assert final_metrics["test_acc"] == pytest.approx(best["test"]["test_acc"])  # the one test evaluation
@@ -567,6 +574,7 @@ def test_the_run_tree_of_a_search_through_the_rest_api(server, finished_tiny_sea
     assert "experiment 'tiny'" in model["description"]
     (latest,) = model["latest_versions"]
     assert latest["run_id"] == final["info"]["run_id"]
+    assert {"alias": "champion", "version": latest["version"]} in model["aliases"]  # models:/nasrl-tiny@champion
     version = rest(server, "model-versions/get", name="nasrl-tiny", version=latest["version"])["model_version"]
     assert best["arch_key"] in version["description"] and f"test_acc {best['test']['test_acc']:.4f}" in version["description"]
     version_tags = as_dict(version["tags"])
@@ -594,7 +602,8 @@ def test_the_run_tree_of_a_search_through_the_rest_api(server, finished_tiny_sea
     assert view["columnOrder"][0] == "metrics.`reward`" and view["columnOrder"] == view["selectedColumns"]
     assert {"metrics.`reward`", "metrics.`best_val_acc`", "params.`depth`", "tags.`nasrl.status`"} <= set(
         view["selectedColumns"])
-    logged = {name for child in children for name in as_dict(child["data"]["metrics"])}
+    logged = {name for run in children + [final] for name in as_dict(run["data"]["metrics"])}
+    assert "metrics.`test_acc`" in view["selectedColumns"]  # the final runs' one test evaluation
     assert {c.split("`")[1] for c in view["selectedColumns"] if c.startswith("metrics.")} <= logged
     assert "mlflow ui --backend-store-uri" in hint
     # and the UI treats the experiment as model training: its page opens on the runs table
@@ -797,3 +806,27 @@ def test_a_store_that_mlflow_db_upgrade_is_migrating_is_waited_for_and_stays_usa
              "len(mlflow.search_runs(search_all_experiments=True)))")
     done = subprocess.run([sys.executable, "-c", check, uri], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_the_champion_is_the_version_best_on_validation_whichever_way_its_metric_goes():
+    from types import SimpleNamespace
+
+    from nasrl.tracking.model import crown_champion
+
+    class Registry:
+        def __init__(self, values, metric):
+            self.versions = [SimpleNamespace(version=str(i + 1), tags={metric: str(v)}) for i, v in enumerate(values)]
+            self.alias = None
+
+        def search_model_versions(self, filter_string):
+            assert filter_string == "name='nasrl-x'"
+            return self.versions
+
+        def set_registered_model_alias(self, name, alias, version):
+            self.alias = (name, alias, version)
+
+    accuracy = Registry([0.91, 0.95, 0.95, 0.90], "val_acc")
+    assert crown_champion(accuracy, "nasrl-x", "val_acc") == "2" and accuracy.alias == ("nasrl-x", "champion", "2")
+    perplexity = Registry([82.0, 78.5, 80.1], "val_ppl")
+    assert crown_champion(perplexity, "nasrl-x", "val_ppl") == "2"  # lower is better
+    assert crown_champion(Registry([], "val_acc"), "nasrl-x", "val_acc") is None

@@ -15,7 +15,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from nasrl.space_kinds import kind_of, load
+from nasrl.space_kinds import higher_is_better, kind_of, load
 from nasrl.tracking.params import architecture_depth
 from nasrl.tracking.state import SearchRun
 from nasrl.tracking.store import fluent_uri
@@ -42,12 +42,32 @@ def register_best_model(search: SearchRun, best: dict[str, Any], run_id: str, mo
         with warnings.catch_warnings(), fluent_uri(search.uri), mlflow.start_run(run_id=run_id):
             warnings.simplefilter("ignore")
             info = mlflow.pytorch.log_model(model, name="model", registered_model_name=name,
-                            pip_requirements=requirements, extra_files=[str(arch_file)], serialization_format="pickle",
-                            signature=model_signature(saved, search.layout.data_summary),
-                            metadata={"arch_key": best["arch_key"], "grid": best["grid"]})
+                                            pip_requirements=requirements, extra_files=[str(arch_file)],
+                                            serialization_format="pickle",
+                                            signature=model_signature(saved, search.layout.data_summary),
+                                            metadata={"arch_key": best["arch_key"], "grid": best["grid"]})
     model_version = str(info.registered_model_version)
     describe_version(search, best, model_version)
+    crown_champion(search.client, name, best["metric"])
     return model_version
+
+
+CHAMPION = "champion"  # the alias of the version best on validation: models:/NAME@champion
+
+
+def crown_champion(client, name: str, metric: str) -> str | None:
+    """Point the alias ``champion`` at the version with the best validation value (the tag
+    ``metric`` each version carries, version_tags) among those judged by that metric."""
+    quoted = f'"{name}"' if "'" in name else f"'{name}'"
+    sign = 1.0 if higher_is_better(metric) else -1.0
+    scored = [(sign * float(v.tags[metric]), -int(v.version)) for v in client.search_model_versions(f"name={quoted}")
+              if metric in (v.tags or {})]
+    if not scored:
+        return None
+    _, negated_version = max(scored)  # the best value; of equals, the earliest version
+    champion = str(-negated_version)
+    client.set_registered_model_alias(name, CHAMPION, champion)
+    return champion
 
 
 def model_signature(saved: dict[str, Any], data_summary: Path):

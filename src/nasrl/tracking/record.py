@@ -28,6 +28,7 @@ from typing import Any
 
 from nasrl.io import read_metrics
 from nasrl.layout import RunFolder
+from nasrl.spaces import SPACES
 from nasrl.tracking.diagram import diagram_svg
 from nasrl.tracking.params import decision_params, flatten
 
@@ -120,6 +121,24 @@ def summary_metrics(metrics: dict[str, Any], stage: str = "child") -> dict[str, 
     return {k: v for k, v in out.items() if math.isfinite(v)}
 
 
+DESCRIPTION = "mlflow.note.content"  # the run's description in MLflow's UI
+
+
+def run_description(metrics: dict[str, Any], arch: dict[str, Any], stage: str) -> str:
+    """One line about a run: its architecture in a few words, how it ended, and its value."""
+    space = SPACES.get(arch.get("space")) if isinstance(arch, dict) else None
+    network = space.brief(arch) if space is not None else "architecture"
+    what = f"final run {metrics.get('rank')}_{metrics.get('point')} ({json.dumps(metrics.get('grid'))})" \
+        if stage == "final" else "child"
+    value = metrics.get("best_val")
+    shown = f", {metrics.get('metric')} {value:.4f}" if isinstance(value, (int, float)) else ""
+    if metrics.get("status") == "stopped":
+        shown += f", stopped at epoch {metrics.get('stopped_epoch')} (reward projected)"
+    reward = metrics.get("reward")
+    shown += f", reward {reward:.4f}" if stage == "child" and isinstance(reward, (int, float)) else ""
+    return f"{what}: {network}; {metrics.get('status')}{shown}"
+
+
 def result_record(run_dir: str | Path, arch: dict[str, Any], stage: str, parent_run_id: str,
                   tags: dict[str, str], space, params: dict[str, Any] | None = None,
                   diagram: bool = True) -> RunRecord:
@@ -130,7 +149,8 @@ def result_record(run_dir: str | Path, arch: dict[str, Any], stage: str, parent_
     metrics_text = RunFolder(run_dir).metrics.read_text(encoding="utf-8")
     metrics = read_metrics(RunFolder(run_dir).metrics).raw
     run_tags = {"mlflow.parentRunId": parent_run_id, "nasrl.stage": stage, "nasrl.key": metrics["key"],
-                "nasrl.arch_key": metrics.get("arch_key", ""), "nasrl.status": metrics["status"], **tags}
+                "nasrl.arch_key": metrics.get("arch_key", ""), "nasrl.status": metrics["status"],
+                DESCRIPTION: run_description(metrics, arch, stage), **tags}
     if metrics.get("error"):
         run_tags["nasrl.error"] = str(metrics["error"])[:5000]
     if metrics.get("surrogate") is True:  # its reward was looked up in a table, not trained for
@@ -158,6 +178,7 @@ def link_record(run_dir: str | Path, arch: dict[str, Any], parent_run_id: str, s
     metrics = read_metrics(RunFolder(run_dir).metrics)
     run_tags = {"mlflow.parentRunId": parent_run_id, "nasrl.stage": "child", "nasrl.key": metrics.key,
                 "nasrl.arch_key": metrics.get("arch_key", ""), "nasrl.status": metrics.status,
-                "nasrl.cache_hit": "true", "nasrl.source_run_id": source_run_id, **tags}
+                "nasrl.cache_hit": "true", "nasrl.source_run_id": source_run_id,
+                DESCRIPTION: run_description(metrics.raw, arch, "child") + " (trained by an earlier search)", **tags}
     reward = [("reward", float(metrics.reward), 0)] if isinstance(metrics.reward, (int, float)) else []
     return RunRecord(tags=run_tags, params=decision_params(arch, space), metrics=reward)

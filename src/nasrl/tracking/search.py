@@ -9,10 +9,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from nasrl.data_kinds import dataset_label
 from nasrl.io import read_metrics
 from nasrl.layout import RunFolder
 from nasrl.tracking.children import child_tags
 from nasrl.tracking.params import dvc_data_hash, flatten, git_commit
+from nasrl.tracking.record import DESCRIPTION
 from nasrl.tracking.runs import log_result_run
 from nasrl.tracking.state import SearchRun
 from nasrl.tracking.views import search_view_tag
@@ -42,7 +44,8 @@ def start_search(search: SearchRun, settings: dict[str, dict[str, Any]]) -> Sear
     stopping = bool((child.get("early_stopping") or {}).get("enabled"))
     client.set_experiment_tag(search.experiment_id, *search_view_tag(child.get("dataset"), early_stopping=stopping))
     strategy = str(settings.get("search", {}).get("strategy", "reinforce"))
-    tags = {"nasrl.stage": "search", "nasrl.strategy": strategy, "nasrl.git_commit": git_commit(),
+    tags = {"nasrl.stage": "search", "nasrl.strategy": strategy, DESCRIPTION: search_description(search, settings),
+            "nasrl.git_commit": git_commit(),
             "nasrl.dvc_data": dvc_data_hash(), "nasrl.results": search.results, "nasrl.root": search.root}
     run = unclaimed_search_run(client, search) or client.create_run(
         search.experiment_id, tags=tags, run_name=f"search-{strategy}")
@@ -86,8 +89,27 @@ def log_final_run(search: SearchRun, run_dir: str | Path, arch: dict[str, Any]) 
     return log_result_run(search.client, search, run_dir, arch, "final", tags, grid)
 
 
+def search_description(search: SearchRun, settings: dict[str, dict[str, Any]]) -> str:
+    """One line about a search: strategy, space, rounds and children, dataset."""
+    values, child = settings.get("search", {}), settings.get("child", {})
+    space = values.get("space")
+    space = space if isinstance(space, str) else (space or {}).get("type", "a space")
+    children = int(values.get("replicas") or 1) * int(values.get("children_per_round") or 0)
+    data = "surrogate children (a results table)" if child.get("surrogate") else dataset_label(child.get("dataset"))
+    return (f"nasrl {values.get('strategy', 'reinforce')} search of experiment '{search.experiment}': space {space}, "
+            f"{values.get('rounds')} rounds of {children} children, on {data}")
+
+
+def search_files(search: SearchRun) -> list[Path]:
+    """The search's own result files that its run carries as artifacts (under ``search/``)."""
+    layout = search.layout
+    candidates = (layout.search_plot, layout.rounds_table, layout.history, layout.reward_curve, layout.best,
+                  layout.search_metrics)
+    return [path for path in candidates if path.exists()]
+
+
 def finish_search(search: SearchRun, headline: dict[str, Any], best: dict[str, Any]) -> None:
-    """Headline metrics on the search run, the best model's tag, the search run ended."""
+    """Headline metrics, the search's files and the best model's tag on the search run, which ends."""
     from mlflow.entities import Metric
 
     client = search.client
@@ -95,6 +117,8 @@ def finish_search(search: SearchRun, headline: dict[str, Any], best: dict[str, A
     scalars = {k: float(v) for k, v in headline.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     scalars.update({f"final_{k}": float(v) for k, v in (headline.get("final_test") or {}).items()})
     client.log_batch(search.run_id, metrics=[Metric(k, v, now, 0) for k, v in scalars.items()])
+    for path in search_files(search):  # the figure, the tables, the choice: the whole story in one run
+        client.log_artifact(search.run_id, str(path), artifact_path="search")
     if best.get("status") == "ok":
         client.set_tag(search.run_id, "nasrl.best_arch_key", best["arch_key"])
     client.set_terminated(search.run_id, "FINISHED")

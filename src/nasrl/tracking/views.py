@@ -33,13 +33,16 @@ def column(kind: str, name: str) -> str:
 
 
 def view_columns(dataset: str | dict | None, early_stopping: bool = False) -> list[str]:
-    """The columns of the search's view; the validation metric follows the dataset's kind. With
+    """The columns of the search's view; the validation metric follows the dataset's kind. The
+    test metric and the stage show the final runs, which have no reward and sort last. With
     early stopping, a stopped child's epoch and the projected value its reward comes from."""
     best = BEST_METRIC.get(dataset_kind(dataset) or "", "best_val_acc")
     stopping = [column("metrics", "stopped_epoch"), column("metrics", best.replace("best_", "projected_", 1))]
-    return [column("metrics", "reward"), column("metrics", best), column("params", "depth"),
+    tested = column("metrics", best.replace("best_val_", "test_", 1))  # a final run's one test evaluation
+    return [column("metrics", "reward"), column("metrics", best), tested, column("params", "depth"),
             column("metrics", "epochs"), *(stopping if early_stopping else []), column("metrics", "num_params"),
-            column("metrics", "seconds"), column("tags", "nasrl.status"), column("tags", "nasrl.round")]
+            column("metrics", "seconds"), column("tags", "nasrl.stage"), column("tags", "nasrl.status"),
+            column("tags", "nasrl.round")]
 
 
 def search_view_tag(dataset: str | dict | None, now_ms: int | None = None,
