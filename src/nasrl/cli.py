@@ -144,9 +144,12 @@ def cmd_widen(args: argparse.Namespace) -> None:
 
 
 def cmd_show(args: argparse.Namespace) -> None:
-    from nasrl.commands.show import show_search
+    from nasrl.commands.show import show_search, watch
 
-    print(show_search(args.results), end="")
+    if args.watch is None:
+        print(show_search(args.results), end="")
+    else:
+        watch(args.results, args.watch)
 
 
 def cmd_compare(args: argparse.Namespace) -> None:
@@ -221,6 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     show = sub.add_parser("show", help="summary of a search: rounds, best children, final grid, files, MLflow run")
     show.add_argument("results", type=Path, help="the search's folder, results/EXPERIMENT")
+    show.add_argument("--watch", type=float, metavar="SECONDS",
+                      help="show it again every SECONDS until the search has finished (Ctrl-C stops)")
     show.set_defaults(func=cmd_show)
 
     compare = sub.add_parser("compare", help="searches side by side: reward per round, best found, final runs; "

@@ -18,6 +18,7 @@ from nasrl.architecture import read_json
 from nasrl.errors import ResultsError
 from nasrl.io import read_metrics
 from nasrl.layout import ResultsLayout
+from nasrl.commands.progress import progress_line
 from nasrl.pipeline.collect import TRAINED
 from nasrl.spaces import SPACES
 
@@ -145,6 +146,9 @@ def show_search(folder: str | Path) -> str:
         out.append(f"progress    {done} of {planned} rounds ({state}); {len(history)} children sampled, "
                    f"{int((~history['repeat']).sum())} trained, {int((~history['status'].isin(TRAINED)).sum())} failed"
                    + (f", {stopped} stopped early" if stopped else ""))
+    children = progress_line(layout, settings) if settings else None
+    if children is not None:
+        out.append(children)
         out += ["", "rounds", table(rounds_section(history)), "", f"best children (distinct architectures, top {TOP})",
                 table(best_children(history))]
     final = final_section(layout)
@@ -160,3 +164,20 @@ def show_search(folder: str | Path) -> str:
     out += ["", "files"] + [f"  {line}" for line in files_lines(layout)]
     out += ["", "MLflow"] + [f"  {line}" for line in tracking_lines(layout)]
     return "\n".join(out) + "\n"
+
+
+def watch(folder: str | Path, seconds: float) -> None:
+    """Print the summary every ``seconds`` until the search has chosen its network; Ctrl-C stops."""
+    import time
+
+    if not seconds > 0:
+        raise ResultsError(f"--watch: expected a number of seconds > 0, got {seconds:g}")
+    layout = ResultsLayout(Path(folder))
+    try:
+        while True:
+            print(show_search(folder), flush=True)
+            if layout.best.exists():
+                return
+            time.sleep(seconds)
+    except KeyboardInterrupt:  # the user has seen enough: not an error
+        print()
