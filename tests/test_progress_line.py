@@ -38,3 +38,15 @@ def test_a_finished_search_gives_its_span_and_nothing_to_wait_for(tmp_path):
 
 def test_durations_read_as_people_say_them():
     assert [duration(s) for s in (7, 95, 3725)] == ["7 s", "1 min 35 s", "1 h 2 min"]
+
+
+def test_show_on_a_search_whose_first_round_is_still_training(tmp_path):
+    """Sampled, some children done, no round table yet: the progress, and no tables to show."""
+    from nasrl.commands.show import show_search
+
+    layout = running_search(tmp_path, {"a": (1000.0, 1010.0)}, ["a", "b"])
+    layout.settings("search").parent.mkdir(parents=True)
+    layout.settings("search").write_text("strategy: reinforce\nspace: cnn_v1\nseed: 0\nrounds: 2\nchildren_per_round: 2\n")
+    shown = show_search(layout.root)
+    assert "rounds      none finished yet" in shown and "children    1 of 4 done" in shown
+    assert "best children" not in shown

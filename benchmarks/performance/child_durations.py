@@ -210,7 +210,7 @@ def main() -> None:
                                            batch_size=config.batch_size, seed=config.seed)
             datamodule.setup("fit")
             return datamodule
-        child_training.prepare_data = data
+        child_training.child_datamodule = data
     in_channels, size, classes = (3, 32, 10) if args.cifar_shaped else (1, 8, 10)
 
     load_before = os.getloadavg()

@@ -3,7 +3,7 @@ all in one process, against the earlier design where each child job logged its o
 
 For each round size N (default 100 and 800), --repeats times (medians), in fresh SQLite
 stores in a temporary folder:
-- round step: ``tracking.steps.round_finished`` (what ``nasrl update-controller`` calls) on
+- round step: ``tracking.workflow_steps.round_finished`` (what ``nasrl update-controller`` calls) on
   a fake round of N finished children (metrics.json, curve.csv of --epochs epochs, a small
   CNN architecture): the round's metrics and one run per child, batched;
 - per-child path: the earlier ``log_child`` (a query for the child's run, then create_run,
@@ -34,6 +34,7 @@ import pandas as pd
 import yaml
 
 from nasrl.io import read_metrics
+from nasrl.layout import RunFolder
 from nasrl.tracking.params import flatten
 from nasrl.tracking.record import read_curve, summary_metrics
 from nasrl.tracking.runs import find_run
@@ -97,7 +98,7 @@ def per_child_log(client, search: SearchRun, child_key: str, arch: dict, round_i
     from mlflow.entities import Metric, Param
 
     run_dir = search.layout.child_dir(child_key)
-    metrics = read_metrics(run_dir).raw
+    metrics = read_metrics(RunFolder(run_dir).metrics).raw
     if find_run(client, search, "child", child_key) is not None:
         return
     now = int(time.time() * 1000)

@@ -89,6 +89,13 @@ TRAINABLE = tuple(name for name, kind in KINDS.items() if kind.trainable)
 SPACE_DATA_KINDS = {name: KINDS[name].data for name in TRAINABLE}
 
 
+def kind_named(arch: Any) -> SpaceKind | None:
+    """The kind an architecture value names in its ``space`` key; None for anything else (a
+    malformed value included: callers that only describe or draw a run skip what they cannot)."""
+    name = arch.get("space") if isinstance(arch, dict) else None
+    return KINDS.get(name) if isinstance(name, str) else None
+
+
 def space_kind(name: Any, what: str = "architecture.space", trainable: bool = False) -> SpaceKind:
     """The kind called ``name``; ArchitectureError in one line naming ``what`` and the kinds allowed.
 

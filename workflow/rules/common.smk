@@ -189,7 +189,12 @@ def select_top_args(wildcards, input):
 
 
 def report_inputs(wildcards):
-    return {} if TRANSFER else {"history": str(LAYOUT.history)}
+    """The history, and the search figure, which the report's tracking step logs with the search
+    run (ancient: a figure redrawn with the random control later does not rerun the report,
+    which would test the chosen network again)."""
+    if TRANSFER:
+        return {}
+    return {"history": str(LAYOUT.history), "plot": ancient(str(LAYOUT.search_plot))}
 
 
 def report_history_arg(wildcards, input):

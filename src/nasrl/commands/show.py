@@ -15,12 +15,12 @@ from typing import Any
 import pandas as pd
 
 from nasrl.architecture import read_json
-from nasrl.errors import ResultsError
+from nasrl.errors import NasrlError, ResultsError
 from nasrl.io import read_metrics
 from nasrl.layout import ResultsLayout
 from nasrl.commands.progress import progress_line
 from nasrl.pipeline.collect import TRAINED
-from nasrl.spaces import SPACES
+from nasrl.spaces import space_class_of
 
 TOP = 5  # best children listed
 
@@ -40,14 +40,14 @@ def children_table(layout: ResultsLayout) -> pd.DataFrame | None:
 def arch_summary(arch_json: str) -> str:
     """A few words about an architecture: its depth and filters, its cell, or its decisions."""
     arch = json.loads(arch_json)
-    space = SPACES.get(arch.get("space"))
+    space = space_class_of(arch)
     return space.brief(arch) if space is not None else arch_json[:60]
 
 
 def depth_of(arch_json: str) -> int | None:
     """The depth a space's schedule grows (CNNs, Sec. 4.1); None for a kind without one."""
     arch = json.loads(arch_json)
-    space = SPACES.get(arch.get("space"))
+    space = space_class_of(arch)
     return space.grown_depth(arch) if space is not None else None
 
 
@@ -147,8 +147,9 @@ def show_search(folder: str | Path) -> str:
                    f"{int((~history['repeat']).sum())} trained, {int((~history['status'].isin(TRAINED)).sum())} failed"
                    + (f", {stopped} stopped early" if stopped else ""))
     children = progress_line(layout, settings) if settings else None
-    if children is not None:
+    if children is not None:  # while a round trains, before its table exists, too
         out.append(children)
+    if history is not None:
         out += ["", "rounds", table(rounds_section(history)), "", f"best children (distinct architectures, top {TOP})",
                 table(best_children(history))]
     final = final_section(layout)
@@ -171,7 +172,7 @@ def watch(folder: str | Path, seconds: float) -> None:
     import time
 
     if not seconds > 0:
-        raise ResultsError(f"--watch: expected a number of seconds > 0, got {seconds:g}")
+        raise NasrlError(f"--watch: expected a number of seconds > 0, got {seconds:g}")
     layout = ResultsLayout(Path(folder))
     try:
         while True:

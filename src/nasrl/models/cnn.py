@@ -93,6 +93,8 @@ class CnnChild(nn.Module):
     def tensor_specs(args: dict[str, Any], data: dict[str, Any]) -> tuple[tuple[str, tuple, str], ...]:
         """(dtype, shape, name) of the input and the output, batch dimension free (-1): normalized
         images [B, C, H, W] of the data's ``image_size`` (data.json) to class logits [B, classes]."""
+        if "image_size" not in data:
+            raise ValueError("the data summary (data.json) gives no image_size: the images' input shape is unknown")
         size = data["image_size"]
         return (("float32", (-1, args["in_channels"], size, size), "images"),
                 ("float32", (-1, args["num_classes"]), "logits"))

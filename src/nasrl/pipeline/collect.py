@@ -32,7 +32,7 @@ TRAINED = ("ok", "stopped")
 
 
 def read_sampled(sample_dir: str | Path) -> list[dict]:
-    """The lines of a round's archs.jsonl (written by ``rounds.sample_round``)."""
+    """The lines of a round's archs.jsonl (written by ``search_steps.sample_round``)."""
     with open(SampleFolder(sample_dir).sampled, encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from nasrl.io import write_json
 from nasrl.settings import ChildConfig
+from nasrl.space_kinds import KINDS, load
 
 
 def prepare_dataset(child: ChildConfig, out: str | Path) -> dict[str, Any]:
@@ -29,12 +30,10 @@ def prepare_dataset(child: ChildConfig, out: str | Path) -> dict[str, Any]:
     if child.dataset not in DATASET_KINDS:
         raise ValueError(f"child.dataset: {child.dataset!r} is not one of {sorted(DATASET_KINDS)}")
     kind = DATASET_KINDS[child.dataset]
-    kwargs: dict[str, Any] = {"batch_size": child.batch_size}
-    if kind == "image":
-        kwargs["seed"] = child.seed
-    else:
-        kwargs["bptt"] = child.language_model.bptt
-    datamodule = make_datamodule(child.dataset, child.data_dir, **kwargs)
+    # the options the children's data module gets: those of the system of a space kind reading this data
+    system = load(next(k.system for k in KINDS.values() if k.data == kind))
+    datamodule = make_datamodule(child.dataset, child.data_dir, batch_size=child.batch_size,
+                                 **system.data_options(child))
     datamodule.prepare_data()
     datamodule.setup("fit")
     summary: dict[str, Any] = {"dataset": child.dataset, "kind": kind, "data_dir": child.data_dir}

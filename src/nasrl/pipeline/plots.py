@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from nasrl.spaces import SPACES
+from nasrl.spaces import space_class_of
 
 TOP_K = (1, 5)  # Fig. 6 reads k = 1, 5, 15; a laptop search has a few dozen children
 
@@ -33,7 +33,7 @@ def child_depths(history: pd.DataFrame) -> pd.Series:
     """The depth the space's schedule grew each sampled child to (NaN for a kind without one)."""
     def depth(arch_json: str) -> float:
         arch = json.loads(arch_json)
-        space = SPACES.get(arch.get("space"))
+        space = space_class_of(arch)
         grown = space.grown_depth(arch) if space is not None else None
         return float("nan") if grown is None else float(grown)
 

@@ -114,12 +114,12 @@ def _line(key: str, errors: list[dict[str, Any]]) -> str:
         return message if message.startswith((f"{key}.", f"{key}:")) else f"{key}: {message}"
     if errors[0]["type"] == "missing":
         return f"{key}: {message}"
-    return f"{key}: {message}, got {_short(errors[0]['input'])}"
+    return f"{key}: {message}, got {_short(errors[0]['input'], errors[0]['type'])}"
 
 
-def _short(value: Any) -> str:
-    """The value as given, or its length where that is what a long text is about."""
+def _short(value: Any, kind: str) -> str:
+    """The value as given (cut short), or a text's length where its length is what is wrong."""
+    if kind == "string_too_long" and isinstance(value, str):
+        return f"{len(value)} characters"
     text = repr(value)
-    if len(text) <= 60:
-        return text
-    return f"{len(value)} characters" if isinstance(value, str) else text[:57] + "..."
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -8,14 +8,20 @@ from typing import Any
 import yaml
 
 from nasrl.architecture import MAX_JSON_DEPTH, ArchitectureError, read_input
-from nasrl.space_kinds import KINDS, load
+from nasrl.space_kinds import KINDS, kind_named, load
 from nasrl.spaces.base import SearchSpace
 from nasrl.spaces.steps import Anchor, Categorical, Step
 
 # The space class of each kind (nasrl.space_kinds), by its type.
 SPACES: dict[str, type[SearchSpace]] = {name: load(kind.space) for name, kind in KINDS.items()}
 
-__all__ = ["SPACES", "Anchor", "Categorical", "SearchSpace", "Step", "build_space", "load_space"]
+def space_class_of(arch: Any) -> type[SearchSpace] | None:
+    """The space class of the kind an architecture value names; None for a malformed value."""
+    kind = kind_named(arch)
+    return SPACES[kind.name] if kind is not None else None
+
+
+__all__ = ["SPACES", "space_class_of", "Anchor", "Categorical", "SearchSpace", "Step", "build_space", "load_space"]
 
 
 def build_space(spec: dict[str, Any], default_type: str | None = None) -> SearchSpace:

@@ -4,8 +4,8 @@ Every job writes its own result files first (metrics.json, curve.csv, ...); logg
 comes after and may fail (a busy store, an unreachable server) without failing the job.
 Whatever was not logged, ``nasrl track sync --results results/EXPERIMENT`` logs later, from
 the same files, without logging anything twice. Child jobs do not import MLflow: each
-round's update logs the round's children together, in one process (steps.py lists what
-each workflow step logs).
+round's update logs the round's children together, in one process (workflow_steps.py lists
+what each workflow step logs).
 
 Run tree, in one MLflow experiment per config ``experiment``:
 

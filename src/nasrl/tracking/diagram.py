@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from nasrl.architecture import ArchitectureError
-from nasrl.space_kinds import KINDS
+from nasrl.space_kinds import kind_named
 
 def diagram_svg(arch: dict[str, Any]) -> str | None:
     """The SVG text of ``arch``'s diagram; None for a space kind without a network to draw."""
-    kind = KINDS.get(arch.get("space")) if isinstance(arch, dict) else None
+    kind = kind_named(arch)
     if kind is None or kind.graph is None:
         return None
     from nasrl.draw import draw_architecture

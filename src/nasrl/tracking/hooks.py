@@ -14,7 +14,7 @@ from nasrl.tracking.state import SearchRun
 # MLflow logs every database error with its traceback before raising it, and urllib3 each
 # retry of a server that does not answer: they would fill the job's log. The failure is
 # reported once, in one line.
-RETRY_LOGGERS = ("mlflow.store.db.utils", "urllib3.connectionpool")
+NOISY_LOGGERS = ("mlflow.store.db.utils", "urllib3.connectionpool")
 
 
 def after_job(state_file: str | Path | None, what: str, log: Callable[[SearchRun], object]) -> bool:
@@ -34,7 +34,7 @@ def after_job(state_file: str | Path | None, what: str, log: Callable[[SearchRun
               f"({search.error}); {search.sync_hint()}", file=sys.stderr)
         return False
     try:
-        with retries_unlogged():
+        with store_noise_unlogged():
             if follow_move(search):  # the folder moved: its own store, its own artifacts
                 search.save(state_file)
             log(search)
@@ -52,8 +52,8 @@ def describe(err: BaseException) -> str:
 
 
 @contextmanager
-def retries_unlogged() -> Iterator[None]:
-    loggers = [logging.getLogger(name) for name in RETRY_LOGGERS]
+def store_noise_unlogged() -> Iterator[None]:
+    loggers = [logging.getLogger(name) for name in NOISY_LOGGERS]
     levels = [logger.level for logger in loggers]
     for logger in loggers:
         logger.setLevel(logging.CRITICAL)

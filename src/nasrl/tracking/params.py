@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from nasrl.spaces import SPACES
+from nasrl.spaces import space_class_of
 from nasrl.spaces.steps import Anchor
 
 PARAM_VALUE_LIMIT = 6000  # MLflow's limit on one param value
@@ -57,7 +57,7 @@ def dvc_data_hash(dvc_file: str | Path = "data.dvc") -> str:
 def architecture_depth(arch: dict[str, Any]) -> int | None:
     """The depth a space's schedule grows (a CNN child's layers, Sec. 4.1); None for a kind
     without one (a recurrent cell's size is fixed by its space)."""
-    space = SPACES.get(arch.get("space")) if isinstance(arch, dict) else None
+    space = space_class_of(arch)
     return space.grown_depth(arch) if space is not None else None
 
 

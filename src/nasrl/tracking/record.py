@@ -28,7 +28,7 @@ from typing import Any
 
 from nasrl.io import read_metrics
 from nasrl.layout import RunFolder
-from nasrl.spaces import SPACES
+from nasrl.spaces import space_class_of
 from nasrl.tracking.diagram import diagram_svg
 from nasrl.tracking.params import decision_params, flatten
 
@@ -126,7 +126,7 @@ DESCRIPTION = "mlflow.note.content"  # the run's description in MLflow's UI
 
 def run_description(metrics: dict[str, Any], arch: dict[str, Any], stage: str) -> str:
     """One line about a run: its architecture in a few words, how it ended, and its value."""
-    space = SPACES.get(arch.get("space")) if isinstance(arch, dict) else None
+    space = space_class_of(arch)
     network = space.brief(arch) if space is not None else "architecture"
     what = f"final run {metrics.get('rank')}_{metrics.get('point')} ({json.dumps(metrics.get('grid'))})" \
         if stage == "final" else "child"

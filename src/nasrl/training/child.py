@@ -176,7 +176,7 @@ def train_child(arch: dict[str, Any], config: ChildConfig, out_dir: str | Path, 
         trainer, best_epoch = fit(system, config, datamodule, kind, out_dir, timer, stopping)
         metrics.update(summarize(system.history, best_epoch, stopping, kind, config))
         if test:
-            metrics["test"] = test_metrics(trainer, system, datamodule)
+            metrics["test"] = tested_metrics(trainer, system, datamodule)
         save_model(RunFolder(out_dir).model, arch, args, system.model, config.to_dict())
     except Exception as err:  # a child-specific failure: record it, let the search go on
         metrics.update(failure(err))
@@ -234,7 +234,7 @@ def failure(err: Exception) -> dict[str, Any]:
     return {"status": "failed", "error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc(limit=8)}
 
 
-def test_metrics(trainer: pl.Trainer, system: ChildSystem, datamodule) -> dict[str, float]:
+def tested_metrics(trainer: pl.Trainer, system: ChildSystem, datamodule) -> dict[str, float]:
     """The test split's metrics of the system's current weights (Sec. 4.1: tested once, at the end)."""
     return {k: float(v) for k, v in trainer.test(system, datamodule=datamodule, verbose=False)[0].items()}
 
@@ -253,7 +253,7 @@ def load_trained(model_dir: str | Path):
 def evaluate_test(model_dir: str | Path, loaded=None) -> dict[str, float]:
     """Test metrics of a trained child (its model.pt), for the one final evaluation (Sec. 4.1)."""
     system, datamodule, config = loaded or load_trained(model_dir)
-    return test_metrics(make_trainer(config, Path(model_dir), []), system, datamodule)
+    return tested_metrics(make_trainer(config, Path(model_dir), []), system, datamodule)
 
 
 def write_curve(path: Path, rows: list[dict[str, Any]]) -> None:

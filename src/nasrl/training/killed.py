@@ -21,7 +21,7 @@ from nasrl.data_kinds import dataset_label
 from nasrl.io import write_json
 from nasrl.layout import RunFolder
 from nasrl.settings import ChildConfig, child_key
-from nasrl.space_kinds import KINDS
+from nasrl.space_kinds import kind_named
 
 # How a whole run or job is stopped: Ctrl-C, a closed terminal, and the SIGTERM that Snakemake,
 # SLURM (scancel, the time limit) and init send before killing. The rule's shell receives them
@@ -49,7 +49,7 @@ def record_killed(arch: dict[str, Any], config: ChildConfig, exit_status: int, o
     if number is None or path.exists():  # written last and atomically: the child had finished
         return None
     surrogate = config.surrogate is not None
-    kind = KINDS.get(arch.get("space")) if isinstance(arch, dict) else None
+    kind = kind_named(arch)
     metric = config.surrogate.reward_column if surrogate else kind.metric if kind is not None else None
     metrics = {
         "key": child_key(arch, config), "arch_key": content_key(arch), "dataset": dataset_label(config.dataset),
