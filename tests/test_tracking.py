@@ -535,7 +535,7 @@ def test_the_run_tree_of_a_search_through_the_rest_api(server, finished_tiny_sea
     steps = rest(server, "metrics/get-history", run_id=search_id, metric_key="mean_reward")["metrics"]
     assert [m["step"] for m in steps] == [0, 1]
     assert [m["value"] for m in steps] == pytest.approx(list(history.groupby("round")["reward"].mean()))
-    for name in ("max_reward", "baseline", "loss", "entropy", "cache_hits"):
+    for name in ("max_reward", "baseline", "loss", "entropy", "cache_hits", "failed_children", "stopped_children"):
         assert len(rest(server, "metrics/get-history", run_id=search_id, metric_key=name)["metrics"]) == 2, name
 
     children = by_stage["child"]
@@ -566,6 +566,8 @@ def test_the_run_tree_of_a_search_through_the_rest_api(server, finished_tiny_sea
     final_tags, final_metrics = as_dict(final["data"]["tags"]), as_dict(final["data"]["metrics"])
     assert final_tags["mlflow.parentRunId"] == search_id and final_tags["nasrl.best"] == "true"
     assert final_tags["mlflow.note.content"].startswith('final run 0_0 ({"lr": 0.1}): 2 layers, ')
+    assert final_tags["mlflow.note.content"].endswith(f"chosen on validation, tested once: test_acc "
+                                                      f"{best['test']['test_acc']:.4f}, test_loss {best['test']['test_loss']:.4f}")
     assert as_dict(final["data"]["params"])["grid.lr"] == "0.1" and as_dict(final["data"]["params"])["depth"] == "2"
     assert "final_reward" in final_metrics  # the retraining's own reward, named apart
     assert final_metrics["test_acc"] == pytest.approx(best["test"]["test_acc"])  # the one test evaluation

@@ -218,8 +218,12 @@ def compare_figure(searches: list[ComparedSearch], out: str | Path) -> Path:
     for axis in axes[0]:
         axis.grid(alpha=0.3)
         if axis.lines:  # a search with no finished round draws nothing
-            axis.legend(loc="best", fontsize=8)
-    fig.tight_layout()
+            # below the panel: inside it, it hides points wherever it sits
+            axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=8, frameon=False)
+    if any((s.history["status"] == "stopped").any() for s in drawn):
+        fig.text(0.01, 0.01, "Rewards include the projected rewards of children stopped early (child.early_stopping): "
+                 "their curves completed by the earlier children's median progress.", fontsize=8, color="dimgray")
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     # SVG text kept as text (searchable, read by screen readers), and the same file for the same searches
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "nasrl"}), atomic_path(out) as tmp:
         svg = out.suffix.lower() == ".svg"

@@ -89,6 +89,9 @@ def log_final_run(search: SearchRun, run_dir: str | Path, arch: dict[str, Any]) 
     return log_result_run(search.client, search, run_dir, arch, "final", tags, grid)
 
 
+PER_ROUND_COUNTS = ("failed_children", "stopped_children")  # logged per round by round.py too
+
+
 def search_description(search: SearchRun, settings: dict[str, dict[str, Any]]) -> str:
     """One line about a search: strategy, space, rounds and children, dataset."""
     values, child = settings.get("search", {}), settings.get("child", {})
@@ -115,6 +118,9 @@ def finish_search(search: SearchRun, headline: dict[str, Any], best: dict[str, A
     client = search.client
     now = int(time.time() * 1000)
     scalars = {k: float(v) for k, v in headline.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    # a search's totals named apart from the per-round metric of the same name (round.py), whose
+    # latest step the UI shows: stopped_children would read as round 7's count, not the search's
+    scalars = {f"total_{k}" if k in PER_ROUND_COUNTS else k: v for k, v in scalars.items()}
     scalars.update({f"final_{k}": float(v) for k, v in (headline.get("final_test") or {}).items()})
     client.log_batch(search.run_id, metrics=[Metric(k, v, now, 0) for k, v in scalars.items()])
     for path in search_files(search):  # the figure, the tables, the choice: the whole story in one run

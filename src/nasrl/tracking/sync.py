@@ -17,6 +17,7 @@ from nasrl.architecture import read_json
 from nasrl.io import read_metrics, read_top
 from nasrl.layout import ResultsLayout, RunFolder
 from nasrl.tracking.children import log_missing_children
+from nasrl.tracking.record import DESCRIPTION
 from nasrl.tracking.round import log_round
 from nasrl.tracking.runs import complete_runs, find_run
 from nasrl.tracking.search import finish_search, log_final_run, start_search
@@ -130,8 +131,10 @@ def _best_final_run(search: SearchRun, best: dict[str, Any], register_model: boo
     test = {name: float(value) for name, value in (best.get("test") or {}).items()}
     if run.data.tags.get("nasrl.best") != "true":
         now = int(time.time() * 1000)
+        tested = ", ".join(f"{k} {v:.4f}" for k, v in test.items())
+        described = f"{run.data.tags.get(DESCRIPTION, 'final run')}; chosen on validation, tested once: {tested}"
         client.log_batch(run.info.run_id, metrics=[Metric(k, v, now, 0) for k, v in test.items()],
-                 tags=[RunTag("nasrl.best", "true")])
+                         tags=[RunTag("nasrl.best", "true"), RunTag(DESCRIPTION, described)])
         logged.append(f"test metrics of final run {run_dir.name}")
     # A table lookup (surrogate child) trained no network: there is no model to register.
     if register_model and search.registered_model and not metrics.get("surrogate"):
