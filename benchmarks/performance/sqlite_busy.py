@@ -146,11 +146,13 @@ def trial(ctx, template: Path, way: str, writers: int, runs: int, timeout: float
           hold: float = 0.0, lock_at: str | None = None) -> dict:
     """One scenario for one way, on a fresh copy of the store."""
     folder = Path(tempfile.mkdtemp(prefix="nasrl-busy-"))
+    procs = []
     try:
         db = folder / "mlflow.db"
         shutil.copy(template, db)
         uri = f"sqlite:///{db}" + (f"?timeout={timeout:g}" if way == "timeout" else "")
-        barriers = [ctx.Barrier(writers + 1) for _ in range(3)]
+        # a writer that dies breaks the barriers (BrokenBarrierError) instead of leaving the rest waiting
+        barriers = [ctx.Barrier(writers + 1, timeout=900) for _ in range(3)]
         results = ctx.Queue()
         procs = [ctx.Process(target=writer, args=(uri, way, i, runs, barriers, results)) for i in range(writers)]
         for p in procs:
@@ -175,6 +177,10 @@ def trial(ctx, template: Path, way: str, writers: int, runs: int, timeout: float
                 "slowest_call_s": max(o["slowest_call_s"] for o in outs),
                 "error": next((o["error"] for o in outs if o["error"]), None)}
     finally:
+        for p in procs:  # none outlives its trial, whatever ended it
+            if p.is_alive():
+                p.terminate()
+            p.join()
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -214,34 +220,36 @@ def main() -> None:
     ctx.set_forkserver_preload(["mlflow", "mlflow.store.tracking.sqlalchemy_store",
                                 "mlflow.store.model_registry.sqlalchemy_store"])
     folder = Path(tempfile.mkdtemp(prefix="nasrl-busy-template-"))
-    template = template_store(folder)
-    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the start; the URI's timeout "
-          f"{args.timeout:g} s; medians over {args.repeats} repeats for the writers", flush=True)
-    print("| scenario | way | failed calls | runs complete | writer s, median | writer s, slowest | slowest call s | "
-          "first error |\n|---|---|---|---|---|---|---|---|")
-    rows, trials = [], []
-    for n in args.writers:
-        runs = [trial(ctx, template, way, n, args.runs, args.timeout) for _ in range(args.repeats) for way in WAYS]
-        trials += runs
-        for way in WAYS:
-            mine = [r for r in runs if r["way"] == way]
-            rows.append({**mine[0], "failed_calls": sum(r["failed_calls"] for r in mine),
-                         "complete_runs": sum(r["complete_runs"] for r in mine),
-                         "expected_runs": sum(r["expected_runs"] for r in mine),
-                         "median_s": statistics.median(r["median_s"] for r in mine),
-                         "max_s": max(r["max_s"] for r in mine),
-                         "slowest_call_s": max(r["slowest_call_s"] for r in mine),
-                         "error": next((r["error"] for r in mine if r["error"]), None)})
-        show(rows[-len(WAYS):])
-    for hold in args.hold:
-        for lock_at in ("open", "mid-run"):
-            runs = [trial(ctx, template, way, 2, 1, args.timeout, hold, lock_at) for way in WAYS]
+    try:  # the template folder goes, however the measurement ends
+        template = template_store(folder)
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the start; the URI's timeout "
+              f"{args.timeout:g} s; medians over {args.repeats} repeats for the writers", flush=True)
+        print("| scenario | way | failed calls | runs complete | writer s, median | writer s, slowest | slowest call s | "
+              "first error |\n|---|---|---|---|---|---|---|---|")
+        rows, trials = [], []
+        for n in args.writers:
+            runs = [trial(ctx, template, way, n, args.runs, args.timeout) for _ in range(args.repeats) for way in WAYS]
             trials += runs
-            rows += runs
-            show(runs)
-    if args.json:
-        args.json.write_text(json.dumps({"rows": rows, "trials": trials}, indent=2) + "\n")
-    shutil.rmtree(folder, ignore_errors=True)
+            for way in WAYS:
+                mine = [r for r in runs if r["way"] == way]
+                rows.append({**mine[0], "failed_calls": sum(r["failed_calls"] for r in mine),
+                             "complete_runs": sum(r["complete_runs"] for r in mine),
+                             "expected_runs": sum(r["expected_runs"] for r in mine),
+                             "median_s": statistics.median(r["median_s"] for r in mine),
+                             "max_s": max(r["max_s"] for r in mine),
+                             "slowest_call_s": max(r["slowest_call_s"] for r in mine),
+                             "error": next((r["error"] for r in mine if r["error"]), None)})
+            show(rows[-len(WAYS):])
+        for hold in args.hold:
+            for lock_at in ("open", "mid-run"):
+                runs = [trial(ctx, template, way, 2, 1, args.timeout, hold, lock_at) for way in WAYS]
+                trials += runs
+                rows += runs
+                show(runs)
+        if args.json:
+            args.json.write_text(json.dumps({"rows": rows, "trials": trials}, indent=2) + "\n")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
