@@ -52,6 +52,13 @@ def named_tests(text: str) -> list[str]:
     return [name for name in text.split("::")[1:2] if name]
 
 
+def definition_of(name: str) -> str:
+    """What the test file must hold for ``name``: ``def name(``, or ``def prefix`` for ``prefix*``
+    (a family of tests); a parametrized id's ``[...]`` is not part of the function's name."""
+    name = name.split("[")[0]
+    return f"def {name[:-1]}" if name.endswith("*") else f"def {name}("
+
+
 # Names of other programs the docs quote (SLURM job states, ...), not nasrl's symbols.
 NOT_OURS = {"OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED", "CUDA_VISIBLE_DEVICES", "XDG_RUNTIME_DIR", "TMPDIR"}
 
@@ -94,6 +101,9 @@ def test_every_path_module_and_symbol_the_docs_name_exists(doc):
         path = repository_path(text)
         if path is not None and not (ROOT / path).exists():
             missing.append(f"{number}: path {text}")
+        elif path is not None and any(definition_of(name) not in (ROOT / path).read_text(encoding="utf-8")
+                                      for name in named_tests(text)):
+            missing.append(f"{number}: test {text}")
         elif MODULE.match(text) and names_a_module(text) and not module_exists(text):
             missing.append(f"{number}: module {text}")
         elif SYMBOL.match(text) and text not in NOT_OURS and re.search(rf"\b{re.escape(text.rstrip('()'))}\b", source_text()) is None:
@@ -108,6 +118,9 @@ def test_every_path_module_and_symbol_the_docs_name_exists(doc):
 def test_the_check_sees_a_missing_path_module_and_symbol():
     assert repository_path("src/nasrl/settings/choices.py") == "src/nasrl/settings/choices.py"
     assert repository_path("tests/test_docs.py::test_x") == "tests/test_docs.py"
+    assert repository_path("training/child.py") == "src/nasrl/training/child.py"
+    assert named_tests("tests/test_docs.py::test_x[a]") == ["test_x[a]"] and named_tests("tests/test_docs.py") == []
+    assert definition_of("test_x[a]") == "def test_x(" and definition_of("test_v3_*") == "def test_v3_"
     assert repository_path("results/digits-cnn/rounds.csv") is None  # an output, not a repository file
     assert not module_exists("nasrl.training.child.no_such_function")
     assert module_exists("nasrl.training.child.train_child") and module_exists("nasrl.space_kinds")
