@@ -42,6 +42,7 @@ localrules:
     select_top,
     report_tables,
     draw_best,
+    compare_files,
     all,
 
 

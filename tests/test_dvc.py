@@ -25,6 +25,7 @@ pytestmark = pytest.mark.e2e
 RESULTS = Path("results") / TINY["experiment"]
 ROUNDS, CHILDREN = TINY["search"]["rounds"], TINY["search"]["rounds"] * TINY["search"]["children_per_round"]
 CONTROL = Path("results") / f"{TINY['experiment']}-random"
+COMPARE = Path("results") / "compare"  # one file per search, which DVC shows
 # What a project checkout holds for DVC, beyond what make_workdir copies for Snakemake.
 DVC_FILES = ["dvc.yaml", "data.dvc", "random-search/dvc.yaml", ".dvcignore", ".gitignore",
              ".dvc/config", ".dvc/.gitignore", ".dvc/plots/offline.html"]
@@ -78,8 +79,11 @@ def test_repro_runs_the_search_and_records_it(project):
     assert stage["cmd"] == "snakemake --cores all"
     assert stage["params"]["config/config.yaml"] == TINY
     assert {dep["path"] for dep in stage["deps"]} == {"Snakefile", "workflow", "src/nasrl"}
-    [out] = stage["outs"]
-    assert out["path"] == str(RESULTS) and out["md5"].endswith(".dir")
+    outs = {entry["path"]: entry for entry in stage["outs"]}
+    assert set(outs) == {str(RESULTS), f"{COMPARE}/metrics/tiny.json", f"{COMPARE}/rewards/tiny.csv",
+                         f"{COMPARE}/rounds/tiny.csv"}
+    out = outs[str(RESULTS)]
+    assert out["md5"].endswith(".dir")
     # The whole results folder is in the cache, so an experiment can bring it back.
     cached = repo / ".dvc" / "cache" / "files" / "md5" / out["md5"][:2] / out["md5"][2:]
     listing = {entry["relpath"] for entry in json.loads(cached.read_text())}
@@ -99,7 +103,8 @@ def test_metrics_show_reads_the_search_metrics(project):
     repo, _ = project
     shown = json.loads(dvc(repo, "metrics", "show", "--json").stdout)
     metrics = json.loads((repo / RESULTS / "metrics.json").read_text())
-    data = shown[""]["data"][f"{RESULTS}/metrics.json"]["data"]  # "": the workspace
+    assert list(shown[""]["data"]) == [f"{COMPARE}/metrics/tiny.json"]  # "": the workspace
+    data = shown[""]["data"][f"{COMPARE}/metrics/tiny.json"]["data"]
     assert data["best_search_reward"] == metrics["best_search_reward"]
     assert data["final_test"] == metrics["final_test"] and data["children"] == CHILDREN
 
@@ -119,11 +124,24 @@ def test_params_diff_shows_an_edited_config_key(project):
     assert diff == {"config/config.yaml": {"child.epochs": {"old": epochs, "new": epochs + 2, "diff": 2}}}
 
 
-def plot_data(html: str) -> list[dict]:
-    """The data points of every vega plot in a page written by `dvc plots show`."""
-    specs = re.findall(r"var spec = (\{.*?\});\n", html, flags=re.S)
+def plot_data(html: str) -> dict[str, list[dict]]:
+    """The data points of each vega plot in a page written by `dvc plots show`, by its title:
+    a plot of a folder (dvc.yaml) draws each of its files apart, titled by its path."""
+    specs = [json.loads(spec) for spec in re.findall(r"var spec = (\{.*?\});\n", html, flags=re.S)]
     assert specs, "no vega plot in the page"
-    return [point for spec in specs for point in json.loads(spec)["data"]["values"]]
+    return {spec["title"]["text"]: spec["data"]["values"] for spec in specs}
+
+
+def test_before_the_random_control_runs_dvc_reports_nothing_failed(project, tmp_path):
+    """The control's files are not named in dvc.yaml, so their absence is no error."""
+    repo, _ = project
+    assert not (repo / CONTROL).exists()
+    for command in (("metrics", "show"), ("plots", "show", "-o", str(tmp_path / "plots"))):
+        shown = dvc(repo, *command)
+        assert "failed to load" not in (shown.stdout + shown.stderr).lower(), shown.stdout + shown.stderr
+    assert f"{RESULTS.name}.json" in dvc(repo, "metrics", "show").stdout
+    drawn = plot_data((tmp_path / "plots" / "index.html").read_text())
+    assert set(drawn) == {f"{COMPARE}/rewards/{RESULTS.name}.csv", f"{COMPARE}/rounds/{RESULTS.name}.csv"}
 
 
 def test_plots_show_draws_the_rewards_offline_and_the_random_control_beside_them(project, tmp_path):
@@ -131,9 +149,10 @@ def test_plots_show_draws_the_rewards_offline_and_the_random_control_beside_them
     control = dvc(repo, "repro", "random-search/dvc.yaml")
     assert "Running stage 'random-search/dvc.yaml:random_search'" in control.stdout
     assert (pd.read_csv(repo / CONTROL / "rewards.csv")["strategy"] == "random").all()
-    assert lock(repo, "random-search/dvc.lock")["stages"]["random_search"]["outs"][0]["path"] == str(CONTROL)
+    assert str(CONTROL) in {out["path"] for out in lock(repo, "random-search/dvc.lock")["stages"]["random_search"]["outs"]}
 
-    dvc(repo, "plots", "show", "-o", str(tmp_path / "plots"))
+    shown = dvc(repo, "plots", "show", "-o", str(tmp_path / "plots"))
+    assert "failed to load" not in (shown.stdout + shown.stderr).lower()
     html = (tmp_path / "plots" / "index.html").read_text()
     # Nothing is loaded from outside the page: vega, vega-lite and vega-embed are inlined.
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html, flags=re.I)
@@ -141,8 +160,11 @@ def test_plots_show_draws_the_rewards_offline_and_the_random_control_beside_them
         assert f"<!-- {library} " in html
     points = plot_data(html)
     for folder in (RESULTS, CONTROL):
-        drawn = [float(p["reward"]) for p in points if p["filename"] == f"{folder.name}/rewards.csv"]
+        drawn = [float(p["reward"]) for p in points[f"{COMPARE}/rewards/{folder.name}.csv"]]
         assert drawn == pytest.approx(list(pd.read_csv(repo / folder / "rewards.csv")["reward"]))
+    metrics = json.loads(dvc(repo, "metrics", "show", "--json").stdout)[""]["data"]
+    assert metrics[f"{COMPARE}/metrics/{CONTROL.name}.json"]["data"]["strategy"] == "random"
+    assert metrics[f"{COMPARE}/metrics/{RESULTS.name}.json"]["data"]["strategy"] == "reinforce"
 
 
 def test_exp_run_with_a_changed_key_runs_a_variant(project):
@@ -153,7 +175,7 @@ def test_exp_run_with_a_changed_key_runs_a_variant(project):
     short = json.loads((repo / "results" / "tiny-short" / "metrics.json").read_text())
     assert short["experiment"] == "tiny-short" and short["children"] == CHILDREN // ROUNDS
     assert len(short["mean_reward_by_round"]) == 1
-    assert lock(repo)["stages"]["search"]["outs"][0]["path"] == "results/tiny-short"
+    assert "results/tiny-short" in {out["path"] for out in lock(repo)["stages"]["search"]["outs"]}
     params = json.loads(dvc(repo, "params", "diff", "--json").stdout)["config/config.yaml"]
     assert params == {"experiment": {"old": "tiny", "new": "tiny-short"},
                       "search.rounds": {"old": ROUNDS, "new": 1, "diff": 1 - ROUNDS}}
@@ -162,5 +184,5 @@ def test_exp_run_with_a_changed_key_runs_a_variant(project):
     assert variant["name"] == "short"
     recorded = variant["revs"][0]["data"]
     assert recorded["params"]["config/config.yaml"]["data"]["search"]["rounds"] == 1
-    assert recorded["metrics"]["results/tiny-short/metrics.json"]["data"]["children"] == CHILDREN // ROUNDS
-    assert baseline["data"]["metrics"][f"{RESULTS}/metrics.json"]["data"]["children"] == CHILDREN
+    assert recorded["metrics"][f"{COMPARE}/metrics/tiny-short.json"]["data"]["children"] == CHILDREN // ROUNDS
+    assert baseline["data"]["metrics"][f"{COMPARE}/metrics/tiny.json"]["data"]["children"] == CHILDREN

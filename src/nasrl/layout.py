@@ -18,7 +18,16 @@ such as ``"{round}"``, which is kept as it is.
       final/top.json, final/runs/{rank}_{point}/, final/best.json, final/grid.csv
       final/best.svg                        the chosen architecture's diagram (nasrl draw)
       report/{rounds,final_grid,metrics}.html   tables shown by `snakemake --report`
-      metrics.json                          the headline figures (DVC metrics)
+      metrics.json                          the headline figures
+
+    results/compare/                        one file per search, beside the searches' folders:
+      metrics/{experiment}.json             its metrics.json   (DVC metrics, dvc.yaml)
+      rewards/{experiment}.csv              its rewards.csv    (DVC plots)
+      rounds/{experiment}.csv               its rounds.csv     (DVC plots)
+
+DVC reads a folder of plots or metrics as whatever files it holds, so the random-search control
+joins `dvc plots show` and `dvc metrics show` once it has run, and until then nothing is missing
+(naming its files in dvc.yaml would make DVC report them "failed to load").
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 RESULTS_ROOT = "results"
+COMPARED = "compare"  # results/compare/: not an experiment's name (settings/workflow.py)
 
 
 @dataclass(frozen=True)
@@ -196,7 +206,13 @@ class ResultsLayout:
         """An HTML table for the Snakemake report (rounds, final_grid, metrics)."""
         return self.root / "report" / f"{name}.html"
 
+    # --- results/compare/: what DVC shows of every search side by side ----------------------
+    def compared(self, kind: str) -> Path:
+        """This search's file in ``results/compare/{metrics,rewards,rounds}/``."""
+        suffix = {"metrics": ".json", "rewards": ".csv", "rounds": ".csv"}[kind]
+        return self.root.parent / COMPARED / kind / f"{self.root.name}{suffix}"
+
     @property
     def search_metrics(self) -> Path:
-        """The search's figures: best reward, children, final validation and test (DVC metrics)."""
+        """The search's figures: best reward, children, final validation and test (DVC shows its copy in results/compare/)."""
         return self.root / "metrics.json"

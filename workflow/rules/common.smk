@@ -255,8 +255,21 @@ def tracking_hint():
     return ui_hint(TRACKING_STATE) if Path(TRACKING_STATE).exists() else ""
 
 
+def compared_inputs():
+    """The files copied into results/compare/ for DVC: a transfer has no search, so no rounds."""
+    files = {"metrics": str(LAYOUT.search_metrics)}
+    if not TRANSFER:
+        files.update(rewards=str(LAYOUT.reward_curve), rounds=str(LAYOUT.rounds_table))
+    return files
+
+
+def compared_outputs():
+    return {name: str(LAYOUT.compared(name)) for name in compared_inputs()}
+
+
 def final_targets():
     finals = [str(LAYOUT.search_metrics), str(LAYOUT.best), str(LAYOUT.best_diagram)]
+    finals += list(compared_outputs().values())
     if TRANSFER:
         return finals
     return finals + [str(LAYOUT.controller(ROUNDS))]

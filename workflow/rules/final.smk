@@ -138,3 +138,18 @@ rule report_tables:
         "nasrl report-tables {params.rounds} --runs {params.runs} --best {input.best} --metrics {input.metrics}"
         " --grid-out {output.grid} --grid-page {output.grid_page} --metrics-page {output.metrics_page}"
         " > {log} 2>&1"
+
+
+# What DVC shows (dvc.yaml): this search's headline metrics, rewards and rounds, copied into
+# results/compare/, one file per search, so that the random-search control joins `dvc plots
+# show` and `dvc metrics show` once it has run and nothing is reported missing before.
+rule compare_files:
+    input:
+        **compared_inputs(),
+    output:
+        **compared_outputs(),
+    log:
+        f"{LOGS}/compare_files.log",
+    shell:
+        " && ".join(f"cp {{input.{name}}} {{output.{name}}}" for name in compared_inputs())
+        + " > {log} 2>&1"

@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
+
+from nasrl.layout import COMPARED
 
 from nasrl.settings.base import Section
 from nasrl.settings.child import ChildConfig
@@ -49,6 +51,15 @@ class WorkflowConfig(Section):
     child: ChildConfig = Field(default_factory=ChildConfig)
     final: FinalSettings = Field(default_factory=FinalSettings)
     tracking: TrackingSettings = Field(default_factory=TrackingSettings)
+
+    @field_validator("experiment")
+    @classmethod
+    def _not_the_compare_folder(cls, name: str) -> str:
+        # results/compare/ holds every search's DVC files (nasrl.layout), so no search writes there.
+        if name == COMPARED:
+            raise ValueError(f"'{COMPARED}' names results/{COMPARED}/, the folder of every search's DVC files; "
+                             "expected another experiment name")
+        return name
 
 
 def validate_workflow_config(config: dict[str, Any], overrides: Mapping[str, Any] | None = None) -> WorkflowConfig:
