@@ -7,7 +7,8 @@ arch_key, arch (canonical JSON), strategy, status, reward, metric, val (best val
 metric), seconds, params, surrogate (the reward came from a table), epochs (trained; fewer than
 child.epochs for a child stopped early, status ``stopped``); the history adds
 ``repeat`` (this child key was already sampled earlier in the search, so it was not
-trained again).
+trained again). With ``child.reward.cost``, both also hold ``cost``, ``cost_measure``,
+``cost_target`` and ``plain_reward`` (``COST_COLUMNS``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ COLUMNS = ["round", "index", "replica", "controller", "key", "arch_key", "arch",
 # A stopped child's reward is the paper's rule on its curve completed by the references' median
 # progress: ``projected_val`` is that completed curve's last value, ``reference_children`` how many
 # earlier children the median was taken over (nasrl.training.early_stopping). Empty otherwise.
+# With child.reward.cost (MnasNet's cost-aware reward, nasrl.training.cost): the cost in its measure,
+# the measure's name, the target and the paper's reward without the cost factor (``reward`` has
+# it). Added only then, so the tables of a search without a cost keep their columns.
+COST_COLUMNS = ["cost", "cost_measure", "cost_target", "plain_reward"]
 # A child stopped early by the median stopping rule trained and has a real reward: not a failure.
 TRAINED = ("ok", "stopped")
 
@@ -51,9 +56,12 @@ def collect_rewards(sample_dir: str | Path, children_dir: str | Path, strategy: 
             "epochs": int(metrics.get("epochs") or 0), "stopped_epoch": metrics.get("stopped_epoch"),
             "projected_val": metrics.get("projected_val"),
             "reference_children": (metrics.get("reference") or {}).get("children"),
+            **{column: metrics.get(column) for column in COST_COLUMNS if column in metrics},
         })
-    table = pd.DataFrame(rows, columns=COLUMNS)
-    for column in ("val", "stopped_epoch", "projected_val", "reference_children"):
+    priced = any("cost" in row for row in rows)
+    table = pd.DataFrame(rows, columns=COLUMNS + (COST_COLUMNS if priced else []))
+    for column in ("val", "stopped_epoch", "projected_val", "reference_children") + (("cost", "cost_target", "plain_reward")
+                                                                                       if priced else ()):
         table[column] = table[column].astype(float)  # NaN where a child has none
     table.to_parquet(out, index=False)
     return table
@@ -71,7 +79,8 @@ def build_history(round_tables: list[str | Path], out: str | Path) -> pd.DataFra
 def reward_curve(history: pd.DataFrame) -> pd.DataFrame:
     """One row per sampled child in sampling order (``sample``): the reward-vs-samples curve
     that DVC plots and comparisons between strategies read (plain CSV, no architecture text)."""
-    explained = [c for c in ("stopped_epoch", "projected_val") if c in history]  # absent in older searches
+    # absent in older searches; the cost columns only with child.reward.cost
+    explained = [c for c in ("stopped_epoch", "projected_val", "cost", "plain_reward") if c in history]
     curve = history[["round", "index", "strategy", "status", "reward", "val", *explained, "repeat"]].copy()
     curve.insert(0, "sample", range(len(curve)))
     return curve

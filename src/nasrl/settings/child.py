@@ -60,6 +60,43 @@ class LanguageModelConfig(Section):
     optimizer: Literal["sgd", "adam"] = "sgd"
 
 
+class CostConfig(Section):
+    """A cost-aware reward, MnasNet's (Tan et al. 2019, Sec. 3): the paper's reward times a factor
+    (cost / target) ** weight, raised to the reward's power (nasrl.training.cost).
+
+    ``measure``: params (the trained network's parameters), flops (its forward pass for one
+    example, counted by torch's FlopCounterMode; a surrogate's from its table's flops column) or
+    latency_ms (measured in the child's own job on its device: the median of ``passes`` timed
+    forward passes of a batch of ``batch_size`` after ``warmup`` untimed ones). ``weight``: None is
+    MnasNet's soft constraint, -0.07, or with ``hard`` their hard one, -1 (alpha = 0, beta = -1):
+    a hard constraint leaves a child within the target unpenalised and scales only those above.
+    """
+
+    SECTION = "child.reward.cost"
+
+    measure: Literal["params", "flops", "latency_ms"]
+    target: float  # > 0, checked below so the line names what is wrong
+    weight: float | None = None  # None: -0.07 soft (MnasNet Sec. 3), -1 hard
+    hard: bool = False
+    batch_size: Count = 1  # latency_ms only: MnasNet times single images on a phone
+    passes: Count = 50  # latency_ms only: timed forward passes, their median is the latency
+    warmup: Count = 10  # latency_ms only: untimed passes first (cuDNN autotuning, caches)
+
+    @model_validator(mode="after")
+    def _sound(self) -> Self:
+        if not self.target > 0:
+            raise ValueError(f"child.reward.cost.target: expected a {self.measure} budget > 0, got {self.target:g}")
+        if self.hard and self.weight is not None and self.weight > 0:
+            raise ValueError(f"child.reward.cost.weight: a hard constraint penalises children above the target, "
+                             f"so expected a weight <= 0 (or null for -1), got {self.weight:g}")
+        return self
+
+    @property
+    def exponent(self) -> float:
+        """The weight in use: the given one, else MnasNet's -0.07 (soft) or -1 (hard)."""
+        return self.weight if self.weight is not None else (-1.0 if self.hard else -0.07)
+
+
 class RewardConfig(Section):
     """The reward from a child's validation curve (Sec. 4.1 and 4.2; nasrl.training.rewards)."""
 
@@ -68,6 +105,7 @@ class RewardConfig(Section):
     last_epochs: Count = 5  # Sec. 4.1: the last 5 of 50 epochs
     power: float | None = None  # None: 3 for accuracy (Sec. 4.1), 2 for perplexity (Sec. 4.2)
     c: float = 80.0  # Sec. 4.2: "c is a constant, usually set at 80"
+    cost: CostConfig | None = None  # None: the paper's reward, blind to cost
 
 
 class SurrogateConfig(Section):
@@ -169,8 +207,12 @@ class ChildConfig(Section):
 
     @model_validator(mode="after")
     def _stopping_fits(self) -> Self:
-        """The median stopping rule needs an epoch to stop after (min_epochs < epochs) and a
+        """A surrogate has no network to time (a cost in latency_ms). The median stopping rule needs an epoch to stop after (min_epochs < epochs) and a
         learning curve, which a surrogate child has not."""
+        cost = self.reward.cost
+        if cost is not None and cost.measure == "latency_ms" and self.surrogate is not None:
+            raise ValueError("child.reward.cost.measure: surrogate children have no network to time; expected "
+                             "params or flops (columns of the table) with child.surrogate, got 'latency_ms'")
         stopping = self.early_stopping
         if not stopping.enabled:
             return self
@@ -187,9 +229,14 @@ class ChildConfig(Section):
 
     def result_dict(self) -> dict[str, Any]:
         """Every setting that can change the child's result: all but the runtime keys. Early
-        stopping enters only when on, so turning it on trains new children while the keys of
-        searches without it stay what they were before the setting existed."""
-        exclude = set(self.RUNTIME_KEYS) | (set() if self.early_stopping.enabled else {"early_stopping"})
+        stopping enters only when on, and a cost-aware reward only when set, so turning either on
+        trains new children while the keys of searches without them stay what they were before
+        the setting existed."""
+        exclude: dict[str, Any] = {key: True for key in self.RUNTIME_KEYS}
+        if not self.early_stopping.enabled:
+            exclude["early_stopping"] = True
+        if self.reward.cost is None:  # likewise a cost-aware reward (child.reward.cost)
+            exclude["reward"] = {"cost": True}
         return self.model_dump(exclude=exclude)
 
     def runtime_dict(self) -> dict[str, Any]:

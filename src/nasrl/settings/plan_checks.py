@@ -6,7 +6,7 @@ with model validators the checks across a section's keys, such as early stopping
 run that no child could finish stops at once with one line instead of failing in its first job:
 the space must build (a preset name, a YAML file or a spec), and its children must be trainable
 on the dataset (a CNN on image data, a recurrent cell on text), unless they are surrogates
-looked up in a table; data of one's own is read and hashed here (``check_own_data``: its digest
+looked up in a table (whose column of the cost-aware reward's measure must exist); data of one's own is read and hashed here (``check_own_data``: its digest
 enters the child key).
 """
 
@@ -37,6 +37,7 @@ def check_plan(search: SearchSettings, child: ChildConfig) -> None:
     except ArchitectureError as err:  # one line, even where it quotes a YAML parser's message
         raise SettingsError(f"search.space: {' '.join(str(err).split())}") from None
     if child.surrogate is not None:
+        check_cost_column(child)
         return  # no network and no data: the table is read (and checked) by prepare_data
     needs = SPACE_DATA_KINDS.get(space.type)
     if needs is None:
@@ -64,3 +65,23 @@ def check_own_data(child: ChildConfig, space_type: str, needs: str):
     child.dataset.digest = facts.digest
     return facts
 
+
+
+def check_cost_column(child: ChildConfig) -> None:
+    """A surrogate's cost-aware reward reads its cost from the table's column named by the
+    measure (``params`` or ``flops``): a table without one stops the plan, not the first child."""
+    import csv
+
+    from nasrl.tables import table_path
+
+    cost, table = child.reward.cost, child.surrogate.table
+    if cost is None or table is None:
+        return
+    try:
+        with open(table_path(table), newline="", encoding="utf-8") as f:
+            columns = next(csv.reader(f), [])
+    except (OSError, ValueError):
+        return  # a missing table is prepare_data's one line (child.surrogate.table)
+    if cost.measure not in columns:
+        raise SettingsError(f"child.reward.cost.measure: the surrogate table {table} has no {cost.measure!r} column "
+                            f"to price its children by; expected one of the columns {columns}")

@@ -26,6 +26,11 @@ with status ``stopped``: not a failure. Its reward is the paper's rule applied t
 completed by the references' median progress (``projected_val``: the last projected value),
 and it keeps its model.pt; metrics.json records the reference's size and
 fingerprint.
+
+With ``child.reward.cost`` set, a child that trained also records its cost, measured after
+training in this job (``nasrl.training.cost_measure``), and its reward is MnasNet's cost-aware
+one (``nasrl.training.cost``): ``reward`` has the cost factor, ``plain_reward`` is the paper's,
+and ``cost``, ``cost_measure`` and ``cost_target`` say what it cost.
 """
 
 from __future__ import annotations
@@ -55,7 +60,9 @@ from nasrl.training.device import DeviceSetup, resolve_precision
 from nasrl.training.early_stopping import MedianStopping, Reference
 from nasrl.training.limits import TooLargeError, check_size
 from nasrl.training.progress import EpochLog, show_progress_bar
-from nasrl.training.rewards import reward_from_curve
+from nasrl.training.cost import cost_fields
+from nasrl.training.cost_measure import measure_cost
+from nasrl.training.rewards import reward_from_curve, reward_power
 from nasrl.training.system import ChildSystem, DivergedError
 
 
@@ -175,6 +182,10 @@ def train_child(arch: dict[str, Any], config: ChildConfig, out_dir: str | Path, 
             metrics["conv_weights"] = system.model.conv_weight_count()
         trainer, best_epoch = fit(system, config, datamodule, kind, out_dir, timer, stopping)
         metrics.update(summarize(system.history, best_epoch, stopping, kind, config))
+        if config.reward.cost is not None:  # MnasNet's cost-aware reward (nasrl.training.cost)
+            cost = measure_cost(system, config, datamodule)
+            metrics.update(cost_fields(metrics["reward"], cost, config.reward.cost, reward_power(kind.reward,
+                                                                                                config.reward)))
         if test:
             metrics["test"] = tested_metrics(trainer, system, datamodule)
         save_model(RunFolder(out_dir).model, arch, args, system.model, config.to_dict())

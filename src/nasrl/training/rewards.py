@@ -42,5 +42,15 @@ def reward_from_curve(values: list[float], kind: str, config: RewardConfig | Non
     if not all(math.isfinite(v) for v in window):
         raise ValueError(f"non-finite validation metric in the last {len(window)} epochs: {window}")
     if kind == "accuracy":
-        return max(window) ** (3.0 if config.power is None else config.power)
-    return config.c / min(window) ** (2.0 if config.power is None else config.power)
+        return max(window) ** reward_power(kind, config)
+    return config.c / min(window) ** reward_power(kind, config)
+
+
+def reward_power(kind: str, config: RewardConfig | None = None) -> float:
+    """The exponent of the metric in the reward: ``child.reward.power``, else 3 for accuracy
+    (Sec. 4.1) and 2 for perplexity (Sec. 4.2). A cost factor is raised to it too
+    (nasrl.training.cost)."""
+    config = config or RewardConfig()
+    if config.power is not None:
+        return config.power
+    return 3.0 if kind == "accuracy" else 2.0

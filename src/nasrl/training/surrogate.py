@@ -14,6 +14,11 @@ the scheduler, not the networks. Its process imports no torch, Lightning or MLfl
 
 The row is found by ``key_template`` filled with a tabular architecture's decisions
 (``"{l0}{l1}..."``), or, without a template, by the architecture's content key.
+
+With ``child.reward.cost`` (measure params or flops), the cost is the row's column of that name
+and the reward MnasNet's cost-aware one, with the factor raised to ``reward_power``
+(``nasrl.training.cost``); a surrogate has no network to time, so latency is refused at plan
+time.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from nasrl.io import write_json
 from nasrl.layout import RunFolder
 from nasrl.settings import ChildConfig, SurrogateConfig, child_key
 from nasrl.tables import table_path
+from nasrl.training.cost import cost_fields
 
 
 @dataclass
@@ -112,6 +118,10 @@ def train_surrogate(arch: dict[str, Any], config: ChildConfig, out_dir: str | Pa
     table = SurrogateTable.load(config.surrogate)
     key = child_key(arch, config)
     reward, value = table.reward(arch), table.value(arch, config.surrogate.reward_column)
+    cost = config.reward.cost
+    # MnasNet's cost-aware reward: the cost is the table's column named by its measure
+    priced = {} if cost is None else cost_fields(reward, table.value(arch, cost.measure), cost,
+                                                 config.surrogate.reward_power)
     seconds = table.seconds(arch, key)
     time.sleep(seconds)
     row = table.row(arch)
@@ -121,7 +131,7 @@ def train_surrogate(arch: dict[str, Any], config: ChildConfig, out_dir: str | Pa
         "surrogate": True, "reward": reward, "metric": config.surrogate.reward_column, "best_val": value,
         "last_val": value, "epochs": 0, "params": int(float(params)) if params else None,
         "seconds": time.time() - started, "setup_seconds": None, "error": None,
-        "started_at": started, "finished_at": time.time(), **(extra or {}),
+        "started_at": started, "finished_at": time.time(), **priced, **(extra or {}),
     }
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,164 @@
+"""MnasNet's cost-aware reward (``child.reward.cost``, nasrl.training.cost): the factor, its
+settings and their one-line errors, the cost a child records, the Pareto front, and a search on
+a synthetic table whose children it moves toward the target cost."""
+
+import itertools
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from nasrl.errors import SettingsError
+from nasrl.pipeline.pareto import pareto_front
+from nasrl.settings import ChildConfig, child_key, validate_workflow_config
+from nasrl.settings.child import CostConfig
+from nasrl.training.cost import cost_aware_reward, cost_factor
+from training_helpers import SMALL_CNN, digits_config
+from workflow_helpers import SURROGATE, step_by_step
+
+
+def cost(**values):
+    return CostConfig.from_dict({"measure": "params", "target": 1e6, **values})
+
+
+def test_the_soft_constraint_is_mnasnets_factor_on_both_sides_of_the_target():
+    assert cost_factor(2e6, cost()) == pytest.approx(2 ** -0.07)  # Tan et al. 2019, Sec. 3: w = -0.07
+    assert cost_factor(5e5, cost()) == pytest.approx(0.5 ** -0.07)  # cheaper than the target: a bonus
+    assert cost_factor(1e6, cost()) == 1.0
+
+
+def test_the_hard_constraint_leaves_children_within_the_target_alone():
+    hard = cost(hard=True)
+    assert cost_factor(5e5, hard) == 1.0 and cost_factor(1e6, hard) == 1.0
+    assert cost_factor(2e6, hard) == pytest.approx(0.5)  # MnasNet's beta = -1 by default
+    assert cost_factor(2e6, cost(hard=True, weight=-0.5)) == pytest.approx(2 ** -0.5)
+
+
+def test_the_factor_scales_the_metric_before_the_papers_power():
+    plain = 0.8 ** 3  # accuracy cubed, Sec. 4.1
+    assert cost_aware_reward(plain, 2e6, cost(), 3.0) == pytest.approx((0.8 * 2 ** -0.07) ** 3)
+
+
+def test_no_cost_leaves_the_child_key_as_it_was():
+    arch = {"space": "tabular", "decisions": {"l0": "0"}}
+    priced = ChildConfig.from_dict({"reward": {"cost": {"measure": "params", "target": 1e6}}})
+    assert "cost" not in ChildConfig().result_dict()["reward"]
+    assert child_key(arch, priced) != child_key(arch, ChildConfig())
+
+
+def plan(child, tmp_path):
+    """validate_workflow_config on a surrogate search of NAS-Bench-Macro with ``child`` merged in."""
+    config = {"experiment": "cost", "search": {"space": "nas_bench_macro", "rounds": 1, "children_per_round": 2},
+              "child": {"surrogate": SURROGATE, **child}, "tracking": {"enabled": False}}
+    return validate_workflow_config(config)
+
+
+@pytest.mark.parametrize("reward_cost, words", [
+    ({"measure": "params", "target": 0}, ["child.reward.cost.target:", "> 0", "got 0"]),
+    ({"measure": "params", "target": -5}, ["child.reward.cost.target:", "got -5"]),
+    ({"measure": "size", "target": 1e6}, ["child.reward.cost.measure:", "'params', 'flops' or 'latency_ms'", "'size'"]),
+    ({"measure": "params", "target": 1e6, "hard": True, "weight": 0.5},
+     ["child.reward.cost.weight:", "hard constraint", "<= 0", "got 0.5"]),
+    ({"measure": "latency_ms", "target": 3}, ["child.reward.cost.measure:", "surrogate", "params or flops"]),
+    ({"measure": "params", "target": 1e6, "weight": "heavy"}, ["child.reward.cost.weight:", "'heavy'"]),
+], ids=["zero target", "negative target", "unknown measure", "positive hard weight", "surrogate latency",
+        "weight not a number"])
+def test_bad_cost_settings_stop_the_plan_in_one_line(tmp_path, reward_cost, words):
+    with pytest.raises(SettingsError) as err:
+        plan({"reward": {"cost": reward_cost}}, tmp_path)
+    line = str(err.value)
+    assert "\n" not in line
+    for word in words:
+        assert word in line, line
+
+
+def test_a_surrogate_table_without_the_measures_column_stops_the_plan(tmp_path):
+    table = tmp_path / "table.csv"
+    table.write_text("arch,test_acc_seed0\n00000000,50\n")
+    with pytest.raises(SettingsError, match=r"child\.reward\.cost\.measure: .* no 'flops' column"):
+        plan({"surrogate": {**SURROGATE, "table": str(table)},
+              "reward": {"cost": {"measure": "flops", "target": 1e7}}}, tmp_path)
+
+
+def test_the_pareto_front_keeps_the_children_no_other_beats_on_both():
+    history = pd.DataFrame({
+        "round": 0, "index": range(6), "arch_key": list("abcdea"), "status": ["ok"] * 5 + ["ok"],
+        "metric": "val_acc", "cost": [1, 2, 3, 2, 4, 1], "val": [0.5, 0.7, 0.7, 0.6, 0.9, 0.5],
+    })
+    history.loc[4, "status"] = "failed"  # the best and dearest failed: not a candidate
+    assert list(pareto_front(history)["arch_key"]) == ["a", "b"]  # c costs more for 0.7, d is beaten by b
+
+
+def test_a_child_records_its_flops_and_the_priced_reward(tmp_path):
+    from nasrl.models.flops import cnn_flops
+    from nasrl.training.child import train_child
+
+    config = digits_config(epochs=1, limit_train_batches=2,
+                           reward={"cost": {"measure": "flops", "target": 1e5, "hard": True}})
+    metrics = train_child(SMALL_CNN, config, tmp_path)
+    assert metrics["status"] == "ok"
+    assert metrics["cost"] == cnn_flops(SMALL_CNN, 1, 8, 10)  # torch's count of one 8x8 digit
+    assert metrics["cost_measure"] == "flops" and metrics["cost_target"] == 1e5
+    factor = (metrics["cost"] / 1e5) ** -1 if metrics["cost"] > 1e5 else 1.0
+    assert metrics["reward"] == pytest.approx(metrics["plain_reward"] * factor ** 3)
+    assert metrics["plain_reward"] == pytest.approx(metrics["best_val"] ** 3)
+
+
+def test_latency_is_the_median_of_timed_passes(monkeypatch):
+    from nasrl.training import cost_measure
+
+    ticks = iter([0.0, 0.001, 1.0, 1.002, 2.0, 2.010, 3.0, 3.003])  # passes of 1, 2, 10 and 3 ms
+    monkeypatch.setattr(cost_measure, "perf_counter", lambda: next(ticks))
+    calls = []
+    torch = pytest.importorskip("torch")
+    milliseconds = cost_measure.latency_ms(lambda x: calls.append(x.shape), torch.zeros(2, 3), passes=3, warmup=1,
+                                           bf16=False)
+    assert milliseconds == pytest.approx(3.0)  # the warm-up's 1 ms is left out; the median of 2, 10, 3
+    assert calls == [(2, 3)] * 4
+
+
+# --- a search on a synthetic table --------------------------------------------------------------
+
+TARGET = 1e6
+
+
+def synthetic_table(path):
+    """81 architectures (4 layers x 4 widths): 2e5 parameters per width step above 2e5, and an
+    accuracy that rises with size and saturates (90 - 50 exp(-2 params / 1e6)): the bigger the
+    better, so the paper's reward drives the search to the largest children."""
+    rows = []
+    for combo in itertools.product(range(4), repeat=4):
+        params = 2e5 * (1 + sum(combo))  # 2e5 .. 2.6e6
+        rows.append({"arch": "".join(map(str, combo)), "acc": 90 - 50 * math.exp(-2 * params / TARGET),
+                     "params": params})
+    pd.DataFrame(rows).to_csv(path, index=False)
+
+
+def search(table, reward_cost, root, monkeypatch) -> pd.DataFrame:
+    space = {"type": "tabular", "key": "{l0}{l1}{l2}{l3}",
+             "decisions": [{"name": f"l{i}", "choices": ["0", "1", "2", "3"]} for i in range(4)]}
+    config = {"search": {"space": space, "strategy": "reinforce", "seed": 0, "rounds": 10, "children_per_round": 8,
+                         "controller": {"lr": 0.05}},
+              "child": {"seed": 0, "surrogate": {"table": str(table), "key_column": "arch",
+                                                 "key_template": "{l0}{l1}{l2}{l3}", "reward_column": "acc"},
+                        **({"reward": {"cost": reward_cost}} if reward_cost else {})}}
+    history = step_by_step(config, root, monkeypatch)
+    sizes = pd.read_csv(table, dtype={"arch": str}).set_index("arch")["params"]
+    history["size"] = [sizes["".join(json.loads(a)["decisions"][f"l{i}"] for i in range(4))] for a in history["arch"]]
+    return history
+
+
+def test_the_cost_aware_reward_moves_a_searchs_children_toward_the_target(tmp_path, monkeypatch):
+    synthetic_table(tmp_path / "table.csv")
+    runs = {name: search(tmp_path / "table.csv", reward_cost, tmp_path / name, monkeypatch) for name, reward_cost in [
+        ("plain", None), ("soft", {"measure": "params", "target": TARGET}),
+        ("hard", {"measure": "params", "target": TARGET, "hard": True})]}
+    late = {name: float(h.loc[h["round"] >= 7, "size"].median()) for name, h in runs.items()}
+    first = float(runs["plain"].loc[runs["plain"]["round"] == 0, "size"].median())  # the same samples in each
+    assert late["plain"] > first and late["plain"] >= 2.0 * TARGET  # the paper's reward: bigger is better
+    assert late["soft"] < late["plain"]  # MnasNet's soft constraint pulls toward the target...
+    assert 0.6 * TARGET <= late["hard"] <= 1.4 * TARGET  # ...and the hard one holds the search at it
+    hard = runs["hard"]
+    assert "cost" in hard and (hard["cost"] == hard["size"]).all()  # the history records each child's cost
+    assert (hard["plain_reward"] >= hard["reward"]).all()  # a hard constraint only ever takes away
