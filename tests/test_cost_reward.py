@@ -162,3 +162,60 @@ def test_the_cost_aware_reward_moves_a_searchs_children_toward_the_target(tmp_pa
     hard = runs["hard"]
     assert "cost" in hard and (hard["cost"] == hard["size"]).all()  # the history records each child's cost
     assert (hard["plain_reward"] >= hard["reward"]).all()  # a hard constraint only ever takes away
+
+
+# --- the final choice within the budget, the figure and nasrl show -------------------------------
+
+def test_the_final_step_can_choose_the_best_network_within_the_budget(tmp_path):
+    from nasrl.io import write_json
+    from nasrl.pipeline.final import report, retrain
+    from nasrl.settings import FinalSettings
+
+    synthetic_table(tmp_path / "table.csv")
+    surrogate = {"table": str(tmp_path / "table.csv"), "key_column": "arch", "key_template": "{l0}{l1}{l2}{l3}",
+                 "reward_column": "acc"}
+    child = ChildConfig.from_dict({"surrogate": surrogate, "reward": {"cost": {"measure": "params", "target": TARGET}}})
+    archs = [{"space": "tabular", "decisions": {"l0": d, "l1": "3", "l2": "3", "l3": "3"}} for d in "30"]  # 2.6e6, 2e6
+    archs.append({"space": "tabular", "decisions": {"l0": "1", "l1": "1", "l2": "1", "l3": "1"}})  # 1e6: the target
+    write_json(tmp_path / "top.json", [{"rank": i, "arch_key": str(i), "arch": a, "reward": None, "val": None,
+                                        "round": 0, "index": i} for i, a in enumerate(archs)])
+    chosen = {}
+    for within in (False, True):
+        final = FinalSettings.from_dict({"top_k": 3, "within_budget": within})
+        runs = [tmp_path / f"{within}" / str(rank) for rank in range(3)]
+        for rank, run in enumerate(runs):
+            retrain(tmp_path / "top.json", rank, 0, child, final, run)
+        report(tmp_path / "top.json", runs, None, "cost", tmp_path / f"best{within}.json", tmp_path / "m.json")
+        chosen[within] = json.loads((tmp_path / f"best{within}.json").read_text())
+    assert chosen[False]["rank"] == 0 and chosen[False]["cost"] == 2.6e6  # the most accurate, over the budget
+    assert chosen[True]["rank"] == 2 and chosen[True]["cost"] == TARGET and chosen[True]["budget"] == TARGET
+
+
+def test_final_within_budget_needs_a_cost(tmp_path):
+    from nasrl.pipeline.final import retrain
+    from nasrl.settings import FinalSettings
+
+    with pytest.raises(SettingsError, match="final.within_budget: .* expected child.reward.cost"):
+        retrain(tmp_path / "top.json", 0, 0, ChildConfig(), FinalSettings.from_dict({"within_budget": True}), tmp_path)
+
+
+def test_the_figure_and_nasrl_show_draw_the_front_only_with_a_cost(tmp_path, monkeypatch):
+    from matplotlib.image import imread
+
+    from nasrl.commands.show import front_lines
+    from nasrl.layout import ResultsLayout
+    from nasrl.pipeline.pareto import pareto_front
+    from nasrl.pipeline.plots import plot_search
+
+    synthetic_table(tmp_path / "table.csv")
+    for name, reward_cost in (("plain", None), ("hard", {"measure": "params", "target": TARGET, "hard": True})):
+        history = search(tmp_path / "table.csv", reward_cost, tmp_path / name, monkeypatch)
+        history["strategy"] = "reinforce"
+        plot_search(history.drop(columns="size"), tmp_path / f"{name}.png")
+    assert imread(tmp_path / "hard.png").shape[0] > imread(tmp_path / "plain.png").shape[0]  # the front's panel
+    lines = front_lines(history, ResultsLayout(tmp_path / "results"))
+    front = pareto_front(history)
+    assert lines[0].startswith(f"Pareto front, acc against params (target 1e+06): {len(front)} of ")
+    marked = [line for line in lines[1].splitlines() if line.lstrip().startswith("*")]
+    best = history.loc[history["reward"].idxmax(), "arch_key"]
+    assert len(marked) == 1 and best in marked[0]  # no final choice yet: the best reward is marked

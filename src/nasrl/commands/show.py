@@ -3,7 +3,8 @@
 What it reads is what ``nasrl.layout.ResultsLayout`` names: the settings, the round tables
 (``history.parquet`` once summarised, the rounds' ``rewards.parquet`` while the search runs),
 the final runs' ``metrics.json``, ``final/best.json`` and the tracking state. A search still
-running is shown as far as it got.
+running is shown as far as it got. A search with a cost-aware reward (``child.reward.cost``) also
+shows the accuracy-vs-cost Pareto front of its trained children, the chosen network marked.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from nasrl.io import read_metrics
 from nasrl.layout import ResultsLayout
 from nasrl.commands.progress import progress_line
 from nasrl.pipeline.collect import TRAINED
+from nasrl.pipeline.pareto import candidates, pareto_front, priced
 from nasrl.spaces import space_class_of
 
 TOP = 5  # best children listed
@@ -71,9 +73,35 @@ def best_children(history: pd.DataFrame, n: int = TOP) -> pd.DataFrame:
     trained = history[history["status"].isin(TRAINED)]
     ok = trained.sort_values(["reward", "round", "index"], ascending=[False, True, True], kind="stable")
     best = ok.drop_duplicates("arch_key").head(n)
-    table = best[["round", "index", "arch_key", "reward", "val", "params"]].copy()
+    priced_columns = ["cost", "plain_reward"] if "cost" in best else []  # child.reward.cost
+    table = best[["round", "index", "arch_key", "reward", "val", "params", *priced_columns]].copy()
     table["architecture"] = best["arch"].map(arch_summary)
     return table.reset_index(drop=True)
+
+
+def front_lines(history: pd.DataFrame, layout: ResultsLayout) -> list[str]:
+    """The accuracy-vs-cost Pareto front of a cost-aware search (child.reward.cost): its heading
+    and table, the chosen network marked (``*``: the final choice, else the best reward)."""
+    front = pareto_front(history)
+    trained = candidates(history)
+    measure, target = str(trained["cost_measure"].iloc[0]), float(trained["cost_target"].iloc[0])
+    best = read_json(layout.best, "best") if layout.best.exists() else {}
+    chosen = best.get("arch_key") if best.get("status") == "ok" else \
+        str(trained.loc[trained["reward"].idxmax(), "arch_key"])
+    rows = front[["round", "index", "arch_key", "cost", "val", "plain_reward", "reward"]].copy()
+    rows.insert(0, "chosen", ["*" if key == chosen else "" for key in front["arch_key"]])
+    rows["architecture"] = front["arch"].map(arch_summary)
+    lines = [f"Pareto front, {front['metric'].iloc[0]} against {measure} (target {target:g}): {len(front)} of "
+             f"{len(trained)} distinct trained children; * the "
+             + ("chosen network" if best.get("status") == "ok" else "best reward")]
+    lines.append(table(rows.reset_index(drop=True)))
+    if chosen not in set(front["arch_key"]):
+        off = trained[trained["arch_key"] == chosen]
+        if len(off):
+            row = off.iloc[0]
+            lines.append(f"chosen      {chosen[:12]} is off the front: {measure} {row['cost']:.4g}, "
+                         f"{row['metric']} {row['val']:.4f}")
+    return lines
 
 
 def final_section(layout: ResultsLayout) -> pd.DataFrame | None:
@@ -152,6 +180,8 @@ def show_search(folder: str | Path) -> str:
     if history is not None:
         out += ["", "rounds", table(rounds_section(history)), "", f"best children (distinct architectures, top {TOP})",
                 table(best_children(history))]
+    if history is not None and priced(history):
+        out += ["", *front_lines(history, layout)]
     final = final_section(layout)
     if final is not None:
         out += ["", "final grid", table(final)]

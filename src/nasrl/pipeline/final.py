@@ -6,6 +6,11 @@ the configuration best on validation is evaluated once on the test set. The run 
 its ``best_val`` and its ``model.pt`` holds the weights of that very epoch
 (``nasrl.training.checkpoint``), so the test number belongs to the weights validation chose.
 
+With ``final.within_budget`` (and ``child.reward.cost``), each final run records its cost and
+the budget (``child.reward.cost.target``), and the report chooses the run best on validation
+among those that cost at most the budget: the best network within the budget, MnasNet's
+deployment constraint, rather than the best one overall.
+
 A transfer (``final.architectures``) retrains named architectures instead of a search's best:
 ``transfer_top`` writes ``top.json`` from them, and the report has no search to summarise.
 """
@@ -25,6 +30,8 @@ from nasrl.settings import FinalSettings
 from nasrl.settings import ChildConfig
 from nasrl.settings.child import EarlyStoppingConfig
 from nasrl.space_kinds import higher_is_better
+from nasrl.errors import SettingsError
+from nasrl.training.cost import within_budget
 
 # nasrl.training.child (torch + Lightning, ~8 s to import) is imported inside retrain and
 # report only: select-top runs as its own process and needs pandas alone.
@@ -71,9 +78,14 @@ def transfer_top(final: FinalSettings, space_value: Any, out: str | Path) -> lis
 def retrain(top_path: str | Path, rank: int, point: int, child: ChildConfig, final: FinalSettings,
             out_dir: str | Path) -> dict[str, Any]:
     """Train top architecture ``rank`` at grid point ``point`` (no test evaluation here)."""
+    if final.within_budget and child.reward.cost is None:
+        raise SettingsError("final.within_budget: there is no budget without a cost-aware reward; expected "
+                            "child.reward.cost (measure and target) with it, or final.within_budget false")
     top = read_top(top_path)
     grid_point = final.points()[point]
     extra = {"rank": rank, "point": point, "grid": grid_point}
+    if final.within_budget:  # the report chooses among the runs within it
+        extra["budget"] = child.reward.cost.target
     if rank >= len(top):  # fewer distinct architectures trained than top_k
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -120,13 +132,21 @@ def report(top_path: str | Path, run_dirs: list[str | Path], history_path: str |
             "mean_reward_by_round": [round(float(v), 6) for v in summary["mean_reward"]],
         })
     best: dict[str, Any] = {"status": "no final run succeeded"}
+    budget = next((m["budget"] for _, m in runs if m.get("budget") is not None), None)
+    if budget is not None:  # final.within_budget: only the runs that cost at most the target compete
+        costs = ", ".join("none" if m.get("cost") is None else f"{m['cost']:.4g}" for _, m in runs)
+        runs = [(d, m) for d, m in runs if within_budget(m.get("cost"), budget)]
+        if not runs:
+            best = {"status": f"no final run within the budget: {costs} against the target {budget:g} "
+                              "(final.within_budget)"}
     if runs:
         run_dir, metrics = best_run(runs)
         test = _evaluate_test(run_dir, metrics)
         best = {"status": "ok", "arch": top[metrics["rank"]]["arch"], "arch_key": top[metrics["rank"]]["arch_key"],
                 "rank": metrics["rank"], "grid": metrics["grid"], "metric": metrics["metric"],
                 "val": metrics["best_val"], "best_epoch": metrics.get("best_epoch"), "test": test, "run": str(run_dir),
-                "search_reward": top[metrics["rank"]]["reward"]}
+                "search_reward": top[metrics["rank"]]["reward"],
+                **{k: metrics[k] for k in ("cost", "cost_measure", "budget") if k in metrics}}
         headline.update(final_metric=metrics["metric"], final_val=metrics["best_val"],
                         final_test={k: v for k, v in test.items()})
     write_json(best_out, best)

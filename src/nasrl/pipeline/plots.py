@@ -13,7 +13,11 @@ One figure, panels over the same x axis (sampled architectures, in sampling orde
   fully trained, while later rounds may hold few);
 - right: the mean reward of the top-k distinct architectures found so far, the measure of
   Zoph & Le (2017) Fig. 6 (control experiment 2), drawn for this search and, when a
-  random-search control exists, for the control too, on the same axes.
+  random-search control exists, for the control too, on the same axes;
+- below, only with a cost-aware reward (``child.reward.cost``, MnasNet): each distinct trained
+  child's validation metric against its cost, the Pareto front of those (nasrl.pipeline.pareto),
+  the target cost, and the child with the best reward marked: the one the final step retrains
+  first. Without a cost the figure is what it was.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from nasrl.pipeline.pareto import candidates, pareto_front, priced
 from nasrl.spaces import space_class_of
 
 TOP_K = (1, 5)  # Fig. 6 reads k = 1, 5, 15; a laptop search has a few dozen children
@@ -100,7 +105,15 @@ def plot_search(history: pd.DataFrame, out: str | Path, control: pd.DataFrame | 
     ok, stopped = history["status"] == "ok", history["status"] == "stopped"
     failed = ~(ok | stopped)
     panels = 3 if stopped.any() else 2
-    fig, axes = plt.subplots(1, panels, figsize=(6 * panels, 4.4 if panels == 2 else 4.9), dpi=120, sharey=True)
+    height = 4.4 if panels == 2 else 4.9
+    if priced(history):  # a row below for the accuracy-vs-cost front
+        fig = plt.figure(figsize=(6 * panels, height + 4.6), dpi=120)
+        grid = fig.add_gridspec(2, panels, height_ratios=(height, 4.6))
+        axes = [fig.add_subplot(grid[0, 0])]
+        axes += [fig.add_subplot(grid[0, i], sharey=axes[0]) for i in range(1, panels)]
+        draw_front(fig.add_subplot(grid[1, :]), history)
+    else:
+        fig, axes = plt.subplots(1, panels, figsize=(6 * panels, height), dpi=120, sharey=True)
     ax, ax_top = axes[0], axes[-1]
 
     ax.scatter(history.index[ok], history["reward"][ok], s=14, alpha=0.55, label="child")
@@ -147,3 +160,23 @@ def plot_search(history: pd.DataFrame, out: str | Path, control: pd.DataFrame | 
     fig.tight_layout(rect=(0, 0.06 if panels == 3 else 0, 1, 1))  # room for the caption
     fig.savefig(out)
     plt.close(fig)
+
+
+def draw_front(ax, history: pd.DataFrame) -> None:
+    """The accuracy-vs-cost panel: every distinct trained child, the Pareto front, the target and
+    the best-reward child (module docstring)."""
+    children, front = candidates(history), pareto_front(history)
+    measure, metric = str(children["cost_measure"].iloc[0]), str(children["metric"].iloc[0])
+    ax.scatter(children["cost"], children["val"], s=14, alpha=0.45, label="distinct trained child")
+    ax.step(front["cost"], front["val"], where="post", color="tab:orange", marker="o", markersize=4,
+            label=f"Pareto front ({len(front)} children)")
+    ax.axvline(float(children["cost_target"].iloc[0]), color="tab:red", linestyle="--", linewidth=1.2,
+               label="target cost")
+    best = children.loc[children["reward"].idxmax()]
+    ax.scatter([best["cost"]], [best["val"]], s=160, marker="*", color="tab:green", zorder=3,
+               label=f"best reward (first of the final step's top-k): {measure} {best['cost']:.4g}")
+    ax.set_xlabel(f"cost: {measure}")
+    ax.set_ylabel(f"validation {metric}")
+    ax.set_title("accuracy against cost (child.reward.cost, MnasNet's reward)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=8)

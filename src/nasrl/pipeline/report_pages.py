@@ -84,7 +84,10 @@ def metrics_page(headline: dict[str, Any], best: dict[str, Any]) -> str:
     body = table_html(figures, "metrics.json: the headline figures")
     if best.get("status") == "ok":
         chosen = {"architecture key": best["arch_key"], "grid point": best["grid"], best["metric"]: best["val"],
-                  **best.get("test", {}), "final run": best["run"]}
+                  **best.get("test", {}), "final run": best["run"],
+                  # child.reward.cost: what the chosen network costs, and the budget it was chosen within
+                  **{name: best[key] for key, name in (("cost_measure", "cost measure"), ("cost", "cost"),
+                                                       ("budget", "budget (final.within_budget)")) if key in best}}
         body += table_html(pd.DataFrame({"best final run": list(chosen), "value": [format_value(v) for v in chosen.values()]}),
                            "final/best.json: the architecture chosen on validation, tested once")
     else:

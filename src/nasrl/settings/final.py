@@ -8,6 +8,10 @@ embeddings and are larger than the search's children (``final.language_model``).
 ``final.architectures`` retrains named architectures instead of a search's best (a transfer,
 as Sec. 4.2's character-level and GNMT experiments take the found cell to a new task): the
 workflow then runs no search, only the final grid and the report.
+
+``final.within_budget`` makes the choice of the final network respect a cost-aware reward's
+target (``child.reward.cost``): each final run records its cost and the budget, and the report
+chooses among the runs within it (``nasrl.pipeline.final.best_run``).
 """
 
 from __future__ import annotations
@@ -68,6 +72,9 @@ class FinalSettings(Section):
     language_model: FinalLanguageModel = Field(default_factory=FinalLanguageModel)
     # Preset names or architecture JSON files: retrained instead of a search's best (no search runs).
     architectures: list[str] = Field(default_factory=list)
+    # With child.reward.cost: the report chooses the run best on validation among the final runs
+    # whose cost (measured in their own job) is at most child.reward.cost.target (MnasNet's budget).
+    within_budget: bool = False
 
     @field_validator("architectures")
     @classmethod
