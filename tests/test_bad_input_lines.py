@@ -122,3 +122,29 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path, verb):
     stderr = process.stderr.read()
     assert process.wait(timeout=300) == 141
     assert stderr == ""
+
+
+COST_CASES = [  # child.reward.cost (MnasNet's cost-aware reward): each mistake named at plan time
+    ({"measure": "params", "target": 0}, False, ["child.reward.cost.target:", "budget > 0", "got 0"]),
+    ({"measure": "bytes", "target": 1e6}, False, ["child.reward.cost.measure:", "'latency_ms'", "got 'bytes'"]),
+    ({"measure": "params", "target": 1e6, "hard": True, "weight": 0.07}, False,
+     ["child.reward.cost.weight:", "hard constraint", "expected a weight <= 0", "got 0.07"]),
+    ({"measure": "latency_ms", "target": 2}, True, ["child.reward.cost.measure:", "surrogate", "got 'latency_ms'"]),
+]
+
+
+@pytest.mark.e2e
+def test_a_bad_cost_aware_reward_stops_the_plan_in_one_line(tmp_path):
+    """A target of 0 or below, an unknown measure, a positive weight with a hard constraint, and
+    latency asked of surrogate children: `snakemake -n` stops with one line each, nothing run."""
+    for cost, surrogate, words in COST_CASES:
+        child = {"reward": {"cost": cost}}
+        if surrogate:
+            child["surrogate"] = {"table": "nasrl:nas-bench-macro-cifar10.csv",
+                                  "key_template": "{l0}{l1}{l2}{l3}{l4}{l5}{l6}{l7}", "reward_column": "test_acc_seed0"}
+        (tmp_path / "cost.yaml").write_text(json.dumps({"child": child}))  # JSON is YAML
+        done = subprocess.run(["snakemake", "-n", "--workflow-profile", "none", "--snakefile", str(REPO / "Snakefile"),
+                               "--configfile", str(REPO / "config" / "config.yaml"), str(tmp_path / "cost.yaml")],
+                              cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=300)
+        one_error_line(done, "invalid config:", *words)
+    assert not (tmp_path / "results").exists()

@@ -167,7 +167,11 @@ def draw_front(ax, history: pd.DataFrame) -> None:
     the best-reward child (module docstring)."""
     children, front = candidates(history), pareto_front(history)
     measure, metric = str(children["cost_measure"].iloc[0]), str(children["metric"].iloc[0])
-    ax.scatter(children["cost"], children["val"], s=14, alpha=0.45, label="distinct trained child")
+    stopped = children["status"] == "stopped"  # their val is the best before the stop: an open circle
+    ax.scatter(children["cost"][~stopped], children["val"][~stopped], s=14, alpha=0.45, label="distinct trained child")
+    if stopped.any():
+        ax.scatter(children["cost"][stopped], children["val"][stopped], s=14, alpha=0.45, facecolors="none",
+                   edgecolors="tab:blue", label="stopped early (validation at the stop)")
     ax.step(front["cost"], front["val"], where="post", color="tab:orange", marker="o", markersize=4,
             label=f"Pareto front ({len(front)} children)")
     ax.axvline(float(children["cost_target"].iloc[0]), color="tab:red", linestyle="--", linewidth=1.2,
