@@ -608,6 +608,16 @@ def test_the_run_tree_of_a_search_through_the_rest_api(server, finished_tiny_sea
     assert "metrics.`test_acc`" in view["selectedColumns"]  # the final runs' one test evaluation
     assert {c.split("`")[1] for c in view["selectedColumns"] if c.startswith("metrics.")} <= logged
     assert "mlflow ui --backend-store-uri" in hint
+    # and a second view on the final runs alone, best validation first, with their grid point
+    from nasrl.tracking.views import FINAL_VIEW_ID
+
+    assert f"viewStateShareKey={FINAL_VIEW_ID}" in hint
+    finals_view = view_state(as_dict(experiment["tags"]), FINAL_VIEW_ID)
+    assert finals_view["searchFilter"] == "tags.`nasrl.stage` = 'final'"
+    assert finals_view["orderByKey"] == "metrics.`best_val_acc`" and finals_view["orderByAsc"] is False
+    assert {"metrics.`test_acc`", "params.`grid.lr`"} <= set(finals_view["selectedColumns"])
+    assert {c.split("`")[1] for c in finals_view["selectedColumns"] if c.startswith("params.grid")} <= set(
+        as_dict(final["data"]["params"]))
     # and the UI treats the experiment as model training: its page opens on the runs table
     assert as_dict(experiment["tags"])["mlflow.experimentKind"] == "custom_model_development"
 

@@ -17,7 +17,7 @@ from nasrl.tracking.params import dvc_data_hash, flatten, git_commit
 from nasrl.tracking.record import DESCRIPTION
 from nasrl.tracking.runs import log_result_run
 from nasrl.tracking.state import SearchRun
-from nasrl.tracking.views import search_view_tag
+from nasrl.tracking.views import final_view_tag, search_view_tag
 
 
 # Marks the experiment as model training for MLflow's UI, which then opens it on its runs table
@@ -86,6 +86,9 @@ def log_final_run(search: SearchRun, run_dir: str | Path, arch: dict[str, Any]) 
     tags = {"nasrl.rank": str(metrics["rank"]), "nasrl.point": str(metrics["point"]),
             "mlflow.runName": f"final-{metrics['rank']}-{metrics['point']}"}
     grid = {f"grid.{k}": v for k, v in metrics["grid"].items()}
+    # The final runs' saved view (views.py), with this grid's keys as columns: set by each
+    # final run, as the first one logged is not known in advance.
+    search.client.set_experiment_tag(search.experiment_id, *final_view_tag(metrics.get("dataset"), sorted(metrics["grid"])))
     return log_result_run(search.client, search, run_dir, arch, "final", tags, grid)
 
 
