@@ -530,6 +530,8 @@ def test_the_run_tree_of_a_search_through_the_rest_api(server, finished_tiny_sea
     files = {f["path"] for f in rest(server, "artifacts/list", run_id=search_id, path="search")["files"]}
     assert {"search/search.png", "search/rounds.csv", "search/history.parquet", "search/rewards.csv",
             "search/best.json", "search/metrics.json"} <= files
+    # and the report's tables, written after the report ended the run
+    assert {"search/rounds.html", "search/final_grid.html", "search/metrics.html"} <= files
     params = as_dict(search["data"]["params"])
     assert params["search.seed"] == "3" and params["child.dataset"] == "digits" and params["search.rounds"] == "2"
     steps = rest(server, "metrics/get-history", run_id=search_id, metric_key="mean_reward")["metrics"]
@@ -842,3 +844,26 @@ def test_the_champion_is_the_version_best_on_validation_whichever_way_its_metric
     perplexity = Registry([82.0, 78.5, 80.1], "val_ppl")
     assert crown_champion(perplexity, "nasrl-x", "val_ppl") == "2"  # lower is better
     assert crown_champion(Registry([], "val_acc"), "nasrl-x", "val_acc") is None
+
+
+def test_the_search_figure_drawn_again_with_the_random_control_replaces_the_runs_copy(tmp_path):
+    """plot-search, run again once the control exists, logs the new figure over the old one."""
+    from nasrl.tracking.search import log_search_files
+
+    search = new_search(tmp_path)
+    archs = [json.dumps(arch(8)), json.dumps(arch(16))]
+    history = pd.DataFrame({"round": [0, 1], "arch_key": ["a", "b"], "arch": archs, "reward": [0.5, 0.7],
+                            "status": "ok", "strategy": "reinforce"})
+    history.to_parquet(tmp_path / "history.parquet")
+    figure = search.layout.search_plot
+    figure.write_bytes(b"the figure before the control")
+    log_search_files(search, [figure])
+    control = tmp_path / "control.parquet"
+    history.assign(strategy="random").to_parquet(control)
+    done = subprocess.run([BIN / "nasrl", "plot-search", "--history", tmp_path / "history.parquet", "--control", control,
+                           "--out", figure, "--tracking", search.state_file], capture_output=True, text=True,
+                          cwd=tmp_path, env={**os.environ, "NASRL_WARM_START": "0"})
+    assert done.returncode == 0, done.stderr
+    run = client_for(search).get_run(search.run_id)
+    logged = Path(urllib.parse.urlparse(run.info.artifact_uri).path) / "search" / "search.png"
+    assert logged.read_bytes() == figure.read_bytes() and logged.read_bytes().startswith(b"\x89PNG")

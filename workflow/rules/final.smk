@@ -103,6 +103,7 @@ rule report_tables:
         runs=final_runs(),
         best=str(LAYOUT.best),
         metrics=str(LAYOUT.search_metrics),
+        tracking=ancient(TRACKING_STATE),
     output:
         grid=str(LAYOUT.final_grid),
         grid_page=report(
@@ -137,7 +138,7 @@ rule report_tables:
     shell:
         "nasrl report-tables {params.rounds} --runs {params.runs} --best {input.best} --metrics {input.metrics}"
         " --grid-out {output.grid} --grid-page {output.grid_page} --metrics-page {output.metrics_page}"
-        " > {log} 2>&1"
+        " --tracking {input.tracking} > {log} 2>&1"
 
 
 # What DVC shows (dvc.yaml): this search's headline metrics, rewards and rounds, copied into

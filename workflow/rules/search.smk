@@ -171,6 +171,7 @@ rule plot_search:
     input:
         history=str(LAYOUT.history),
         control=control_history(),
+        tracking=ancient(TRACKING_STATE),
     output:
         report(
             str(LAYOUT.search_plot),
@@ -185,4 +186,5 @@ rule plot_search:
     params:
         control=control_option,
     shell:
-        "nasrl plot-search --history {input.history} {params.control} --out {output} > {log} 2>&1"
+        "nasrl plot-search --history {input.history} {params.control} --out {output}"
+        " --tracking {input.tracking} > {log} 2>&1"

@@ -93,6 +93,10 @@ def cmd_plot_search(a):
 
     control = pd.read_parquet(a.control) if a.control else None
     plot_search(pd.read_parquet(a.history), a.out, control)
+    if control is not None:  # drawn again once the control has run: the search run's copy is replaced
+        from nasrl.tracking.workflow_steps import search_files_written
+
+        search_files_written(a.tracking, [a.out], "the search figure with the random control")
 
 
 def cmd_report_tables(a):
@@ -101,6 +105,9 @@ def cmd_report_tables(a):
     pages = {"final_grid": a.grid_page, "metrics": a.metrics_page, **({"rounds": a.rounds_page} if a.rounds else {})}
     grid = write_report_tables(a.rounds, a.runs, a.best, a.metrics, a.grid_out, pages)
     print(grid.to_string(index=False))
+    from nasrl.tracking.workflow_steps import search_files_written
+
+    search_files_written(a.tracking, list(pages.values()), "the report's tables")
 
 
 def cmd_select_top(a):
@@ -172,7 +179,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
             (["--curve-out"], {**path, "help": "CSV: one row per sampled child, its reward"}))
     command("plot-search", cmd_plot_search, "pipeline: the search figure (rewards, round means, best, top-k, depth steps)",
             (["--history"], path), (["--out"], {**path, "help": "PNG"}),
-            (["--control"], {"type": Path, "help": "history.parquet of the random-search control, drawn alongside"}))
+            (["--control"], {"type": Path, "help": "history.parquet of the random-search control, drawn alongside"}),
+            TRACKING)
     command("select-top", cmd_select_top, "pipeline: the top-k distinct architectures by reward",
             (["--history"], {"type": Path, "help": "history.parquet (omit for final.architectures)"}),
             (["--k"], {"type": int, "default": 1}), (["--out"], path),
@@ -185,7 +193,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     command("report-tables", cmd_report_tables, "pipeline: final/grid.csv and the Snakemake report's HTML tables",
             (["--rounds"], {"type": Path, "help": "rounds.csv (none for a transfer)"}), (["--rounds-page"], {"type": Path}),
             (["--runs"], {"type": Path, "nargs": "+", "required": True}), (["--best"], path), (["--metrics"], path),
-            (["--grid-out"], path), (["--grid-page"], path), (["--metrics-page"], path))
+            (["--grid-out"], path), (["--grid-page"], path), (["--metrics-page"], path), TRACKING)
     command("report", cmd_report, "pipeline: best final run by validation, tested once",
             (["--top"], path), (["--runs"], {"type": Path, "nargs": "+", "required": True}),
             (["--history"], {"type": Path, "help": "history.parquet; omitted for a transfer (no search)"}),

@@ -110,8 +110,17 @@ def search_files(search: SearchRun) -> list[Path]:
     """The search's own result files that its run carries as artifacts (under ``search/``)."""
     layout = search.layout
     candidates = (layout.search_plot, layout.rounds_table, layout.history, layout.reward_curve, layout.best,
-                  layout.search_metrics)
+                  layout.search_metrics, *(layout.report_page(name) for name in REPORT_PAGES))
     return [path for path in candidates if path.exists()]
+
+
+REPORT_PAGES = ("rounds", "final_grid", "metrics")  # the report's tables (report_pages.py)
+
+
+def log_search_files(search: SearchRun, paths: list[Path]) -> None:
+    """Files of the search on its run, under ``search/``; a file logged again replaces its copy."""
+    for path in paths:
+        search.client.log_artifact(search.run_id, str(path), artifact_path="search")
 
 
 def finish_search(search: SearchRun, headline: dict[str, Any], best: dict[str, Any]) -> None:
@@ -126,8 +135,7 @@ def finish_search(search: SearchRun, headline: dict[str, Any], best: dict[str, A
     scalars = {f"total_{k}" if k in PER_ROUND_COUNTS else k: v for k, v in scalars.items()}
     scalars.update({f"final_{k}": float(v) for k, v in (headline.get("final_test") or {}).items()})
     client.log_batch(search.run_id, metrics=[Metric(k, v, now, 0) for k, v in scalars.items()])
-    for path in search_files(search):  # the figure, the tables, the choice: the whole story in one run
-        client.log_artifact(search.run_id, str(path), artifact_path="search")
+    log_search_files(search, search_files(search))  # the figure, the tables, the choice: the whole story in one run
     if best.get("status") == "ok":
         client.set_tag(search.run_id, "nasrl.best_arch_key", best["arch_key"])
     client.set_terminated(search.run_id, "FINISHED")

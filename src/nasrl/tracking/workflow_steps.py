@@ -4,6 +4,8 @@
     round_finished      nasrl update-controller  the round's metrics and all its children's runs
     final_run_finished  nasrl retrain            one final retraining run
     report_written      nasrl report             headline metrics, best model, search run ended
+    search_files_written nasrl report-tables, plot-search   the report's tables; the search
+                                                 figure drawn again with the random control
 
 Child jobs log nothing: their round's update logs them all in one process (round.py).
 Each call takes plain paths and values and never fails the job (hooks.after_job): a store
@@ -90,3 +92,14 @@ def report_written(state_file: StateFile) -> bool:
         print(json.dumps({"mlflow_logged_now": sync_final(search)}))
 
     return after_job(state_file, "the final results and the best model", log)
+
+
+def search_files_written(state_file: StateFile, paths: list[str | Path], what: str) -> bool:
+    """Search files written after the report logged the others: the report's tables, and the
+    search figure drawn again once the random-search control has run (the run's copy replaced)."""
+    def log(search: SearchRun) -> None:
+        from nasrl.tracking.search import log_search_files
+
+        log_search_files(search, [Path(path) for path in paths])
+
+    return after_job(state_file, what, log)
