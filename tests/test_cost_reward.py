@@ -219,3 +219,13 @@ def test_the_figure_and_nasrl_show_draw_the_front_only_with_a_cost(tmp_path, mon
     marked = [line for line in lines[1].splitlines() if line.lstrip().startswith("*")]
     best = history.loc[history["reward"].idxmax(), "arch_key"]
     assert len(marked) == 1 and best in marked[0]  # no final choice yet: the best reward is marked
+
+
+def test_mlflow_gets_the_cost_and_the_plain_reward_only_with_a_cost():
+    from nasrl.tracking.record import summary_metrics
+
+    plain = {"status": "ok", "reward": 0.5, "metric": "val_acc", "best_val": 0.8, "params": 1000}
+    priced = {**plain, "reward": 0.4, "plain_reward": 0.5, "cost": 2.5, "cost_measure": "latency_ms"}
+    assert not {"plain_reward", "cost_latency_ms"} & set(summary_metrics(plain))
+    assert summary_metrics(priced) == {**summary_metrics(plain), "reward": 0.4, "plain_reward": 0.5,
+                                            "cost_latency_ms": 2.5}

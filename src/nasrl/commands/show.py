@@ -75,6 +75,8 @@ def best_children(history: pd.DataFrame, n: int = TOP) -> pd.DataFrame:
     best = ok.drop_duplicates("arch_key").head(n)
     priced_columns = ["cost", "plain_reward"] if "cost" in best else []  # child.reward.cost
     table = best[["round", "index", "arch_key", "reward", "val", "params", *priced_columns]].copy()
+    if priced_columns:
+        table["cost"] = table["cost"].map(lambda v: "" if pd.isna(v) else f"{v:.4g}")
     table["architecture"] = best["arch"].map(arch_summary)
     return table.reset_index(drop=True)
 
@@ -89,6 +91,7 @@ def front_lines(history: pd.DataFrame, layout: ResultsLayout) -> list[str]:
     chosen = best.get("arch_key") if best.get("status") == "ok" else \
         str(trained.loc[trained["reward"].idxmax(), "arch_key"])
     rows = front[["round", "index", "arch_key", "cost", "val", "plain_reward", "reward"]].copy()
+    rows["cost"] = rows["cost"].map(lambda v: f"{v:.4g}")  # parameters and FLOPs are counts, not 4-decimal figures
     rows.insert(0, "chosen", ["*" if key == chosen else "" for key in front["arch_key"]])
     rows["architecture"] = front["arch"].map(arch_summary)
     lines = [f"Pareto front, {front['metric'].iloc[0]} against {measure} (target {target:g}): {len(front)} of "

@@ -102,7 +102,9 @@ def summary_metrics(metrics: dict[str, Any], stage: str = "child") -> dict[str, 
     """The scalar results of a run: reward, best and last validation metric, times, size, the
     epochs trained and, for a child stopped early (status ``stopped``, a tag), its stopped epoch,
     the projected value its reward was computed from (``projected_val_acc``, ...) and how many
-    earlier children its reference held (``reference_children``).
+    earlier children its reference held (``reference_children``); with a cost-aware reward, the
+    cost (``cost_params``, ``cost_flops``, ``cost_latency_ms``) and the paper's reward without
+    the cost factor (``plain_reward``).
 
     ``reward`` is the search's signal and only a search child has one; a final retraining
     computes the same function of its curve under another name (``final_reward``), so that
@@ -111,7 +113,9 @@ def summary_metrics(metrics: dict[str, Any], stage: str = "child") -> dict[str, 
              "last_val": f"last_{metrics.get('metric', 'val')}", "seconds": "seconds",
              "setup_seconds": "setup_seconds", "params": "num_params", "conv_weights": "conv_weights",
              "epochs": "epochs", "stopped_epoch": "stopped_epoch",
-             "projected_val": f"projected_{metrics.get('metric', 'val')}"}
+             "projected_val": f"projected_{metrics.get('metric', 'val')}",
+             # child.reward.cost (MnasNet's reward): the cost in its measure, and the paper's reward beside it
+             "cost": f"cost_{metrics.get('cost_measure')}", "plain_reward": "plain_reward"}
     out = {name: float(metrics[k]) for k, name in names.items()
            if isinstance(metrics.get(k), (int, float)) and not isinstance(metrics.get(k), bool)}
     for name, value in (metrics.get("test") or {}).items():
