@@ -60,8 +60,8 @@ def collect_rewards(sample_dir: str | Path, children_dir: str | Path, strategy: 
         })
     priced = any("cost" in row for row in rows)
     table = pd.DataFrame(rows, columns=COLUMNS + (COST_COLUMNS if priced else []))
-    for column in ("val", "stopped_epoch", "projected_val", "reference_children") + (("cost", "cost_target", "plain_reward")
-                                                                                       if priced else ()):
+    numbers = ("val", "stopped_epoch", "projected_val", "reference_children")
+    for column in numbers + (("cost", "cost_target", "plain_reward") if priced else ()):
         table[column] = table[column].astype(float)  # NaN where a child has none
     table.to_parquet(out, index=False)
     return table

@@ -207,8 +207,9 @@ class ChildConfig(Section):
 
     @model_validator(mode="after")
     def _stopping_fits(self) -> Self:
-        """A surrogate has no network to time (a cost in latency_ms). The median stopping rule needs an epoch to stop after (min_epochs < epochs) and a
-        learning curve, which a surrogate child has not."""
+        """A surrogate has no network to time (a cost in latency_ms). The median stopping rule
+        needs an epoch to stop after (min_epochs < epochs) and a learning curve, which a surrogate
+        child has not."""
         cost = self.reward.cost
         if cost is not None and cost.measure == "latency_ms" and self.surrogate is not None:
             raise ValueError("child.reward.cost.measure: surrogate children have no network to time; expected "

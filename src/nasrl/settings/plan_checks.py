@@ -6,8 +6,9 @@ with model validators the checks across a section's keys, such as early stopping
 run that no child could finish stops at once with one line instead of failing in its first job:
 the space must build (a preset name, a YAML file or a spec), and its children must be trainable
 on the dataset (a CNN on image data, a recurrent cell on text), unless they are surrogates
-looked up in a table (whose column of the cost-aware reward's measure must exist); data of one's own is read and hashed here (``check_own_data``: its digest
-enters the child key).
+looked up in a table (which must then hold a column named by a cost-aware reward's measure,
+``check_cost_column``); data of one's own is read and hashed here (``check_own_data``: its
+digest enters the child key).
 """
 
 from __future__ import annotations
