@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 
+from nasrl.errors import SettingsError
 from nasrl.layout import COMPARED
 
 from nasrl.settings.base import Section
@@ -75,6 +76,9 @@ def validate_workflow_config(config: dict[str, Any], overrides: Mapping[str, Any
         merge_overrides(config, typed)
     settings = WorkflowConfig.from_dict(config)
     check_plan(settings.search, settings.child)
+    if settings.final.within_budget and settings.child.reward.cost is None:
+        raise SettingsError("final.within_budget: there is no budget without a cost-aware reward; expected "
+                            "child.reward.cost (measure and target) with it, or final.within_budget false")
     config.clear()
     config.update(settings.model_dump())
     return settings

@@ -1,4 +1,4 @@
-"""results/compare/: one file per search for DVC's metrics and plots (dvc.yaml, docs/dvc.md)."""
+"""Workflow-wide settings checks and results/compare/, one file per search for DVC (dvc.yaml, docs/dvc.md)."""
 
 from pathlib import Path
 
@@ -33,4 +33,12 @@ def test_an_experiment_named_compare_is_refused():
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config["experiment"] = "compare"
     with pytest.raises(SettingsError, match="results/compare/, the folder of every search's DVC files"):
+        validate_workflow_config(config)
+
+
+def test_a_final_choice_within_a_budget_without_a_cost_stops_the_plan():
+    """final.within_budget has no budget without child.reward.cost: refused at plan time."""
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["final"]["within_budget"] = True
+    with pytest.raises(SettingsError, match="final.within_budget: .* expected child.reward.cost"):
         validate_workflow_config(config)
