@@ -14,7 +14,8 @@ def reward(space, arch):
 # each paper preset (with its learning rate), so that no change of a default reaches them.
 PAPER_CONTROLLER = {"baseline_decay": 0.95, "hidden_size": 35, "num_layers": 2, "init_range": 0.08,
                     "entropy_weight": 0.0, "temperature": None, "tanh_constant": None, "grad_clip": None,
-                    "normalize_advantage": False, "ppo_epochs": 1, "ppo_clip": None, "unique_samples": "off"}
+                    "normalize_advantage": False, "ppo_epochs": 1, "ppo_clip": None, "unique_samples": "off",
+                    "replay_steps": 0, "replay_clip": 0.2, "replay_until": None}  # no replay: each child used once
 
 
 def surrogate_rounds(search, child, layout, rounds_done: int) -> None:

@@ -89,7 +89,7 @@ def test_controller_is_trained_by_adam_at_the_papers_learning_rate(source, space
 # Every option of search.controller that the paper does not use, off (docs/paper.md Sec. 1.1, 1.3).
 NONE_OF_THE_SMALL_BUDGET_OPTIONS = {"normalize_advantage": False, "unique_samples": "off", "temperature": None,
                                     "tanh_constant": None, "entropy_weight": 0.0, "ppo_epochs": 1, "ppo_clip": None,
-                                    "grad_clip": None}
+                                    "grad_clip": None, "replay_steps": 0, "replay_clip": 0.2, "replay_until": None}
 # Sec. 4.1: 2 x 35 LSTM, uniform in [-0.08, 0.08]; the baseline's decay is ours (docs/paper.md Sec. 9).
 PAPERS_CONTROLLER = {"hidden_size": 35, "num_layers": 2, "init_range": 0.08, "baseline_decay": 0.95,
                      **NONE_OF_THE_SMALL_BUDGET_OPTIONS}

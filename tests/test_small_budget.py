@@ -128,7 +128,8 @@ def test_one_clipped_step_is_reinforce_and_more_steps_move_further_up_to_the_cli
 # Sec. 4.2: 5e-4 on cells) with none of the small-budget options; the baseline's decay is ours.
 PAPERS_CONTROLLER = {"hidden_size": 35, "num_layers": 2, "init_range": 0.08, "baseline_decay": 0.95,
                      "normalize_advantage": False, "unique_samples": "off", "temperature": None, "tanh_constant": None,
-                     "entropy_weight": 0.0, "ppo_epochs": 1, "ppo_clip": None, "grad_clip": None}
+                     "entropy_weight": 0.0, "ppo_epochs": 1, "ppo_clip": None, "grad_clip": None,
+                     "replay_steps": 0, "replay_clip": 0.2, "replay_until": None}  # replay off: its clip unused
 
 
 def merged_controller(name):

@@ -16,7 +16,9 @@ Not from the paper: ENAS-era stabilisers (an entropy bonus, logit temperature, a
 constant, gradient-norm clipping) and options measured for searches of a few hundred children
 (docs/benchmarks.md, "Small budgets"): advantages standardized within the minibatch, several
 clipped gradient steps per minibatch (PPO, Schulman et al. 2017, as DeepHyper's distributed
-NAS) and sampling without repeats (``unique_samples``). All off by default: the defaults
+NAS), sampling without repeats (``unique_samples``) and off-policy replay of every child trained
+so far (``replay_steps``, nasrl.search.replay: each child importance-weighted against the
+controller that sampled it). All off by default: the defaults
 (``search.controller``) are the paper's controller. The small-budget setting
 (config/controller-small-budget.yaml) is lr 0.01, standardized advantages, sampling without
 repeats across the search, tanh constant 2.5 and entropy bonus 0.1.
@@ -43,6 +45,7 @@ import torch
 
 from nasrl.architecture import content_key
 from nasrl.search.controller import Controller, actions_to_rows, rows_to_actions
+from nasrl.search.replay import Archive, clipped_surrogate
 from nasrl.settings.search import ReinforceConfig  # the ``search.controller`` section
 from nasrl.space_kinds import KINDS
 from nasrl.spaces import SearchSpace
@@ -75,6 +78,7 @@ class ReinforceSearch(SearchStrategy):
         self.optimizer = torch.optim.Adam(self.controller.parameters(), lr=c.lr)
         self.baseline: float | None = None
         self.told: set[str] = set()  # unique_samples search: content keys of the architectures told
+        self.archive = Archive()  # replay_steps > 0: every child told, with its sampling log-probability
 
     def config_dict(self) -> dict[str, Any]:
         return self.config.to_dict()
@@ -148,6 +152,9 @@ class ReinforceSearch(SearchStrategy):
         # The policy gradient is taken at the parameters that sampled the batch (for a stale
         # sample, an older controller's) and applied by this controller's optimizer.
         scorer = self if sampler is None or sampler is self else sampler
+        if c.replay_steps:  # each child's log-probability under the policy that sampled it, before any step
+            with torch.no_grad():
+                self.archive.add(archs, rewards, scorer.score(archs)[0])
         baseline = float(rewards.mean()) if self.baseline is None else self.baseline
         advantage = (rewards - baseline).float()
         if c.normalize_advantage:  # mean 0, std 1 within the minibatch (all zero when the rewards tie)
@@ -165,12 +172,26 @@ class ReinforceSearch(SearchStrategy):
         self.baseline = baseline
         if c.unique_samples == "search":
             self.told.update(content_key(arch) for arch in archs)
-        return {
+        stats = {
             "baseline": baseline,
             "loss": float(loss.detach()),
             "entropy": float(entropy.detach().mean()),
             "log_prob": float(log_prob.detach().mean()),
         }
+        if c.replay_steps and (c.replay_until is None or self.samples_seen < c.replay_until):
+            stats["replay_loss"] = self._replay_steps()
+        return stats
+
+    def _replay_steps(self) -> float:
+        """``replay_steps`` steps on the clipped importance-weighted surrogate over the archive
+        (nasrl.search.replay); returns the last step's loss."""
+        c = self.config
+        advantage, behaviour = self.archive.advantages(), self.archive.behaviour_log_probs()
+        for _ in range(c.replay_steps):
+            log_prob, entropy = self.score(self.archive.archs)
+            loss = -clipped_surrogate(log_prob, behaviour, advantage, c.replay_clip) - c.entropy_weight * entropy.mean()
+            self._step(loss, self)
+        return float(loss.detach())
 
     def _clipped_steps(self, archs, advantage, scorer):
         """``ppo_epochs`` steps on the clipped surrogate min(rho A, clip(rho, 1 - c, 1 + c) A),
@@ -212,6 +233,7 @@ class ReinforceSearch(SearchStrategy):
             "optimizer": self.optimizer.state_dict(),
             "baseline": self.baseline,
             "told": sorted(self.told),  # 16 hex digits per trained architecture: ~0.2 MB for 12,800
+            **({"archive": self.archive.state_dict()} if self.config.replay_steps else {}),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -220,3 +242,4 @@ class ReinforceSearch(SearchStrategy):
         self.optimizer.load_state_dict(state["optimizer"])
         self.baseline = state["baseline"]
         self.told = set(state.get("told", []))  # absent in a state written before unique_samples search
+        self.archive = Archive.from_state(state.get("archive"))  # absent without replay

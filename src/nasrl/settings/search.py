@@ -53,6 +53,11 @@ class ReinforceConfig(Section):
     # search (also redraw one already trained: the policy restricted to untrained architectures).
     # true and false, its earlier spelling, mean minibatch and off.
     unique_samples: Annotated[Literal["off", "minibatch", "search"], BeforeValidator(_unique_samples_mode)] = "off"
+    # Off-policy replay (nasrl.search.replay): after each update, this many more steps on the clipped
+    # importance-weighted surrogate over every child told so far; 0 = off (each child used once).
+    replay_steps: NonNegativeInt = 0
+    replay_clip: PositiveFloat | None = 0.2  # PPO's clip of the ratio against each child's sampling policy
+    replay_until: Count | None = None  # replay only while fewer children than this were told; None: always
 
 
 class EvolutionConfig(Section):
