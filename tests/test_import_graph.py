@@ -15,7 +15,8 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "nasrl"
 
 # What each part may not import (besides itself).
 EVERY_PART = {"errors", "space_kinds", "tables", "architecture", "io", "layout", "data_kinds", "private_folder", "own_data", "spaces",
-              "data", "settings", "search", "models", "draw", "training", "tracking", "pipeline", "commands", "cli"}
+              "data", "settings", "search", "models", "draw", "training", "tracking", "pipeline", "commands", "cli",
+              "planning"}
 FORBIDDEN = {
     # the package's errors: below everything
     "errors": EVERY_PART - {"errors"},
@@ -47,6 +48,8 @@ FORBIDDEN = {
     "pipeline": {"commands", "cli"},
     # diagrams: from an architecture value alone, so tracking and the workflow can draw any run
     "draw": {"data", "settings", "search", "training", "tracking", "pipeline", "commands", "cli"},
+    # the scheduling simulation of `nasrl plan-cluster`: numpy alone, nothing of nasrl below or above
+    "planning": EVERY_PART - {"planning"},
     # what the user verbs do (show, describe's sizes, architecture arguments): read anything below
     "commands": {"cli"},
     # the CLI runs inside a warm-start worker; the launcher above it decides where (src/nasrl/warm/)

@@ -332,6 +332,9 @@ def build_parser() -> argparse.ArgumentParser:
     from nasrl.commands.data import add_data_command
 
     add_data_command(sub)
+    from nasrl.commands.plan_cluster import add_plan_cluster_command
+
+    add_plan_cluster_command(sub)
 
     steps = WorkflowSteps(sub)
     add_commands(steps)
