@@ -367,8 +367,8 @@ def test_the_rounds_update_logs_every_child_of_the_round_once(tmp_path):
     for i, child in enumerate(k):
         write_child(search.results_dir / "children", child, **({"surrogate": True} if i == 3 else {}))
     client = client_for(search)
-    cut_short = client.create_run(search.experiment_id, tags={
-        "mlflow.parentRunId": search.run_id, "nasrl.stage": "child", "nasrl.key": k[1]}).info.run_id
+    cut_short = client.create_run(search.experiment_id, tags={  # as a killed update leaves it
+        "mlflow.parentRunId": search.run_id, "nasrl.stage": "child", "nasrl.key": k[1], "nasrl.round": "0"}).info.run_id
     first = write_round(search, 0, [(0, k[0], 0.2), (0, k[1], 0.4), (0, k[0], 0.2)])
     assert round_finished(search.state_file, 0, first, {"baseline": 0.3})
     assert logged_keys(search) == k[:2]
@@ -867,3 +867,28 @@ def test_the_search_figure_drawn_again_with_the_random_control_replaces_the_runs
     run = client_for(search).get_run(search.run_id)
     logged = Path(urllib.parse.urlparse(run.info.artifact_uri).path) / "search" / "search.png"
     assert logged.read_bytes() == figure.read_bytes() and logged.read_bytes().startswith(b"\x89PNG")
+
+
+def test_an_update_finds_earlier_rounds_children_through_their_markers_or_the_store(tmp_path):
+    """Round 1 samples children of round 0 again: found by their markers, by the store when a
+    marker lacks its run id (a kill between the run and the marker), or, for a search logged
+    before the markers existed, by reading every child run once; never logged twice."""
+    from nasrl.tracking.run_markers import marked_runs
+
+    search = new_search(tmp_path)
+    k = [key(i) for i in range(60, 64)]
+    for child in k:
+        write_child(search.results_dir / "children", child)
+    client = client_for(search)
+    assert round_finished(search.state_file, 0, write_round(search, 0, [(0, k[0], 0.2), (0, k[1], 0.4)]))
+    found, ask = marked_runs(client, search, set(k))
+    assert set(found) == set(k[:2]) and ask == set()  # k[2], k[3]: no marker, so no run and no query
+    marker = search.layout.child_run_marker(k[1])
+    marker.write_text(json.dumps({"search_run": search.run_id, "run_id": None}))
+    assert round_finished(search.state_file, 1, write_round(search, 1, [(1, k[0], 0.2), (1, k[1], 0.4), (1, k[2], 0.6)]))
+    assert logged_keys(search) == k[:3]
+    assert json.loads(marker.read_text())["run_id"] == child_runs(search)[k[1]].info.run_id  # the marker mended
+    shutil.rmtree(marker.parent)  # as a search logged by an earlier nasrl
+    assert round_finished(search.state_file, 2, write_round(search, 2, [(2, k[0], 0.2), (2, k[2], 0.6), (2, k[3], 0.1)]))
+    assert logged_keys(search) == k
+    assert {p.stem for p in marker.parent.glob("*.json")} == set(k)

@@ -55,10 +55,11 @@ def key(i: int) -> str:
     return f"{i:016x}"
 
 
-def fake_round(results: Path, children: int, epochs: int) -> Path:
-    """N finished children (as train-child writes them) and the round's rewards table."""
+def fake_round(results: Path, children: int, epochs: int, round_index: int = 0, first: int = 0) -> Path:
+    """N finished children (as train-child writes them), numbered from ``first``, and the
+    round's rewards table."""
     rows = []
-    for i in range(children):
+    for i in range(first, first + children):
         folder = results / "children" / key(i)
         folder.mkdir(parents=True)
         with open(folder / "curve.csv", "w", newline="") as f:
@@ -71,9 +72,9 @@ def fake_round(results: Path, children: int, epochs: int) -> Path:
         metrics = {"key": key(i), "arch_key": key(i)[::-1], "status": "ok", "reward": reward, "metric": "val_acc",
                    "best_val": reward, "last_val": reward, "epochs": epochs, "seconds": 30.0, "params": 12345}
         (folder / "metrics.json").write_text(json.dumps(metrics))
-        rows.append({"round": 0, "index": i, "key": key(i), "arch_key": key(i)[::-1],
+        rows.append({"round": round_index, "index": i - first, "key": key(i), "arch_key": key(i)[::-1],
                      "arch": json.dumps(architecture(i), sort_keys=True), "status": "ok", "reward": reward})
-    rewards = results / "rounds" / "0000" / "rewards.parquet"
+    rewards = results / "rounds" / f"{round_index:04d}" / "rewards.parquet"
     rewards.parent.mkdir(parents=True)
     pd.DataFrame(rows).to_parquet(rewards, index=False)
     return rewards

@@ -9,6 +9,7 @@ such as ``"{round}"``, which is kept as it is.
       settings/{search,child,final}.yaml    one file per config section
       data.json                             the dataset summary (prepare_data)
       tracking/search.json                  the MLflow search run the jobs log to
+      tracking/runs/{key}.json              the MLflow run of each logged child
       controller/round_NNNN.pt, .json       the strategy state after each update, its stats
       rounds/NNNN/samples/archs.jsonl       one line per sampled child (+ {key}.json each)
       rounds/NNNN/rewards.parquet           the round's rewards
@@ -109,6 +110,10 @@ class ResultsLayout:
     @property
     def tracking_state(self) -> Path:
         return self.root / "tracking" / "search.json"
+
+    def child_run_marker(self, key: str) -> Path:
+        """Which MLflow run holds this child (tracking/run_markers.py)."""
+        return self.root / "tracking" / "runs" / f"{key}.json"
 
     # --- the search ------------------------------------------------------------------------
     def controller(self, round_index: int | str) -> Path:

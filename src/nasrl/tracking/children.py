@@ -2,7 +2,7 @@
 
 Child jobs do not log: a round of hundreds of children would otherwise mean as many
 processes importing MLflow and opening the store. The one process that logs the round finds
-which children the store lacks with one query (runs.complete_runs), then writes each missing
+which children the store lacks (runs.complete_runs: one query for the round, then each child's marker, run_markers.py), then writes each missing
 child in four store calls (record.py).
 
 A child whose key an earlier search of the experiment trained (same results folder, other
@@ -15,6 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 from nasrl.tracking.record import COMPLETE, link_record, result_record
+from nasrl.tracking.run_markers import before_logging
+from nasrl.tracking.run_markers import logged as marker_logged
 from nasrl.tracking.state import SearchRun
 
 
@@ -34,6 +36,7 @@ def log_missing_children(client, search: SearchRun, round_index: int, archs: dic
     if sources is None:
         sources = runs_elsewhere(client, search, list(archs))
     logged = []
+    before_logging(search, list(archs))  # run_markers.py: no marker, no run
     for key, arch in archs.items():
         tags = {**child_tags(round_index, indexes[key], key), **(extra_tags or {}).get(key, {})}
         run_dir = search.layout.child_dir(key)
@@ -42,7 +45,7 @@ def log_missing_children(client, search: SearchRun, round_index: int, archs: dic
         else:
             record = result_record(run_dir, arch, "child", search.run_id, tags, search.space,
                                    diagram=search.child_diagrams)
-        record.write(client, search.experiment_id)
+        marker_logged(search, key, record.write(client, search.experiment_id))
         logged.append(key)
     return logged
 

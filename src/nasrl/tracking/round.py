@@ -1,7 +1,8 @@
 """A finished round in MLflow: its children's runs, their reuse tags, the round's metrics.
 
 Logged by the round's update step, one process per round, in batched calls: one query for
-the search's child runs, four calls per child the store lacks (children.py), one tag write
+the round's child runs logged before and one per child not among them (so the
+cost follows the round's size, not the search's), four calls per child the store lacks (children.py), one tag write
 per run already logged whose reuse tags change, and the round's metrics on the search run
 last. Those metrics (``mean_reward`` at step = round) mark the round as logged: a round
 without them is logged again by the next round's update or by ``nasrl track sync``, and
@@ -37,7 +38,7 @@ def log_round(search: SearchRun, round_index: int, table, stats: dict[str, Any] 
     archs = {row.key: row.arch for row in table.itertuples()}  # distinct keys, in sampling order
     first = table.drop_duplicates("key")  # each key's first sample names its run
     indexes = {key: int(index) for key, index in zip(first["key"], first["index"])}
-    known = complete_runs(client, search, "child", archs)
+    known = complete_runs(client, search, "child", archs, round_index)
     missing = {key: json.loads(arch) for key, arch in archs.items() if key not in known}
     sources = runs_elsewhere(client, search, list(missing))
     reused, hits = cache_hits(list(table["key"]), {k: r.data.tags for k, r in known.items()}, set(sources),

@@ -13,6 +13,7 @@ from typing import Any, Iterable
 from nasrl.io import read_metrics
 from nasrl.layout import RunFolder
 from nasrl.tracking.record import COMPLETE, result_record
+from nasrl.tracking.run_markers import before_logging, logged, marked_runs
 from nasrl.tracking.state import SearchRun
 
 
@@ -39,17 +40,42 @@ def is_complete(run) -> bool:
     return run.data.tags.get(COMPLETE) == "true"
 
 
-def complete_runs(client, search: SearchRun, stage: str, keys: Iterable[str]) -> dict[str, Any]:
-    """The complete run of each of ``keys`` at ``stage``, from one query for the whole stage;
-    incomplete runs of these keys are deleted (they are logged again)."""
+def complete_runs(client, search: SearchRun, stage: str, keys: Iterable[str],
+                  round_index: int | None = None) -> dict[str, Any]:
+    """The complete run of each of ``keys`` at ``stage``; incomplete runs of these keys are
+    deleted (they are logged again).
+
+    Without ``round_index``: one query for every run of the stage. With it (the children of
+    one round), the cost follows the round, not the search: one query for the runs first
+    sampled in that round (``nasrl.round``: a sync or a killed update may have logged some),
+    then each other key's marker (run_markers.py), and a query only for a key whose marker
+    cannot be trusted."""
     keys, found = set(keys), {}
-    for run in nested_runs(client, search, stage=stage):
-        key = run.data.tags.get("nasrl.key")
-        if is_complete(run):
-            found.setdefault(key, run)
-        elif key in keys:
-            client.delete_run(run.info.run_id)
-    return found
+
+    def take(runs) -> None:
+        for run in runs:
+            key = run.data.tags.get("nasrl.key")
+            if is_complete(run):
+                found.setdefault(key, run)
+            elif key in keys:
+                client.delete_run(run.info.run_id)
+
+    if round_index is None or not search.layout.child_run_marker("").parent.exists():
+        # every run of the stage: asked for, or a search logged before the markers existed,
+        # whose runs get their markers now
+        take(nested_runs(client, search, stage=stage))
+        if round_index is not None and stage == "child":
+            for key, run in found.items():
+                logged(search, key, run.info.run_id)
+        return found if round_index is None else {key: run for key, run in found.items() if key in keys}
+    take(nested_runs(client, search, stage=stage, round=str(round_index)))
+    marked, ask = marked_runs(client, search, keys - set(found))
+    found.update(marked)
+    for key in sorted(ask):
+        take(nested_runs(client, search, stage=stage, key=key))
+        if key in found:  # the marker mended, so the next lookup needs no query
+            logged(search, key, found[key].info.run_id)
+    return {key: run for key, run in found.items() if key in keys}
 
 
 def find_run(client, search: SearchRun, stage: str, key: str):
@@ -66,9 +92,15 @@ def find_run(client, search: SearchRun, stage: str, key: str):
 def log_result_run(client, search: SearchRun, run_dir: str | Path, arch: dict[str, Any], stage: str,
                    tags: dict[str, str], params: dict[str, Any] | None = None) -> tuple[str, bool]:
     """Log ``run_dir`` as a run nested under the search unless it is; returns (run id, newly logged)."""
-    existing = find_run(client, search, stage, read_metrics(RunFolder(run_dir).metrics).key)
+    key = read_metrics(RunFolder(run_dir).metrics).key
+    existing = find_run(client, search, stage, key)
     if existing is not None:
         return existing.info.run_id, False
     record = result_record(run_dir, arch, stage, search.run_id, tags, search.space, params,
                            diagram=search.child_diagrams or stage != "child")
-    return record.write(client, search.experiment_id), True
+    if stage == "child":
+        before_logging(search, [key])  # run_markers.py: a child's marker comes before its run
+    run_id = record.write(client, search.experiment_id)
+    if stage == "child":
+        logged(search, key, run_id)
+    return run_id, True

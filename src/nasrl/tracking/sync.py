@@ -85,7 +85,7 @@ def _sync_unfinished_round(search: SearchRun, index: int) -> list[str]:
                 if search.layout.child_metrics(sample["key"]).exists()}
     if not finished:
         return []
-    known = complete_runs(search.client, search, "child", finished)
+    known = complete_runs(search.client, search, "child", finished, index)
     missing = {key: arch for key, arch in finished.items() if key not in known}
     first_index = {sample["key"]: int(sample["index"]) for sample in reversed(samples)}
     return log_missing_children(search.client, search, index, missing, first_index)
