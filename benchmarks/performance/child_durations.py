@@ -49,6 +49,7 @@ import torch
 import yaml
 
 from nasrl.models.flops import cnn_flops
+from nasrl.planning.durations import expected_max_ratio
 from nasrl.search.registry import make_strategy
 from nasrl.settings import ChildConfig
 from nasrl.spaces import build_space
@@ -57,7 +58,6 @@ from nasrl.training import child as child_training
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/common.py, shared with the studies
 from common import REPO, RandomCifarShaped  # noqa: E402
-from simulate_utilization import expected_max_ratio  # noqa: E402
 
 RESAMPLES = 20_000
 

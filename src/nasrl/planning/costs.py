@@ -1,8 +1,8 @@
 """What scheduling costs besides the children: the controller steps on the submit host,
 Snakemake's re-plans and status polls, and the profile's cap on jobs in flight.
 
-The figures are those of benchmarks/performance/simulate_utilization.py (docs/scaling.md,
-Simulation at cluster scale) and the job cap of slurm/config.yaml."""
+The figures are those of the earlier simulation (docs/scaling.md, Simulation at cluster scale,
+measured in docs/benchmarks.md) and the job cap of slurm/config.yaml."""
 
 from __future__ import annotations
 
