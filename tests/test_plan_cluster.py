@@ -37,3 +37,9 @@ def test_a_value_that_is_no_number_is_argparse_s_usage_error(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["plan-cluster", "--slots", "many", "--children", "100"])
     assert stop.value.code == 2
+
+
+def test_a_search_barely_larger_than_the_slots_still_gets_a_recommendation(capsys):
+    """Whole rounds of 8 overshoot 12 children by a third: K = 1 stays a candidate all the same."""
+    assert main(["plan-cluster", "--slots", "10", "--children", "12", "--seeds", "2"]) == 0
+    assert "recommended: search.replicas: 1, search.staleness: 0" in capsys.readouterr().out

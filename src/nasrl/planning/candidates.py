@@ -66,15 +66,16 @@ def _powers_of(base: int, top: int) -> list[int]:
 
 
 def candidate_grid(slots: int, children: int, m: int = 8) -> list[Candidate]:
-    """Rounds: K in powers of 4 up to 4N/m and K m = N, whole rounds within 5% of C; for each, s = 0 and the s that puts
-    1, 2, 4, 8 or 16 N children in flight, as long as a round past the first s + 1 is left (else
-    the initial controller samples everything). Async: K m = N, 2N, 4N children in flight."""
+    """Rounds: K = 1, and K in powers of 4 up to 4N/m and K m = N with whole rounds within 5%
+    of C; for each, s = 0 and the s that puts 1, 2, 4, 8 or 16 N children in flight, as long as
+    a round past the first s + 1 is left (else the initial controller samples everything).
+    Async: K m = N, 2N, 4N children in flight."""
     most_replicas = max(1, children // m)
     ks = sorted({k for k in _powers_of(4, max(1, 4 * slots // m)) + [max(1, slots // m)] if k <= most_replicas})
     grid = []
     for K in ks:
         rounds = math.ceil(children / (K * m))
-        if rounds * K * m > OVERSHOOT * children:  # whole rounds would train many more children than asked
+        if K > 1 and rounds * K * m > OVERSHOOT * children:  # whole rounds would train many more than asked
             continue
         stalenesses = {0} | {math.ceil(x * slots / (K * m)) - 1 for x in IN_FLIGHT}
         grid += [Candidate("rounds", K, s) for s in sorted(stalenesses) if s >= 0 and (s == 0 or s < rounds - 1)]
