@@ -4,6 +4,7 @@ each child, the archive in the state file, and a killed pipeline search that res
 
 import copy
 import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -12,13 +13,15 @@ import torch
 from nasrl.search.registry import load_strategy, save_strategy
 from nasrl.search.reinforce import ReinforceSearch
 from nasrl.search.replay import clipped_surrogate
-from nasrl.settings import ReinforceConfig
+from nasrl.settings import ReinforceConfig, read_yaml
 from nasrl.spaces import build_space
 from workflow_helpers import (COMPARED, killed_in_round_1_and_resumed, make_workdir, step_by_step, surrogate_config,
                               workflow_history)
 
+REPO = Path(__file__).resolve().parents[1]
 SPACE = build_space({"type": "tabular", "key": "{a}{b}{c}",
                      "decisions": [{"name": n, "choices": ["0", "1", "2"]} for n in "abc"]})
+SMALL_BUDGET = read_yaml(REPO / "config" / "controller-small-budget.yaml")["search"]["controller"]
 REPLAY = {"lr": 0.05, "normalize_advantage": True, "replay_steps": 1, "replay_clip": 0.2}
 
 
@@ -134,13 +137,14 @@ def test_bad_replay_settings_are_one_line(values, message):
 
 @pytest.mark.e2e
 def test_a_killed_replaying_search_with_replicas_and_staleness_resumes_to_the_same_history(tmp_path, monkeypatch):
-    """The small-budget controller with replay through `snakemake`, 2 replicas and staleness 1:
-    SIGKILLed while round 1 trains and started again, it ends with the history of the pipeline's
-    steps run in order (every replayed child and its sampling log-probability read back from disk)."""
+    """The shipped small-budget controller (config/controller-small-budget.yaml, replay on) through
+    `snakemake`, 2 replicas and staleness 1: SIGKILLed while round 1 trains and started again, it ends
+    with the history of the pipeline's steps run in order (every replayed child and its sampling
+    log-probability read back from disk)."""
     config = surrogate_config(rounds=4, m=3, replicas=2, staleness=1, seconds_column="flops",
                               seconds_per_unit=1e-8, seconds_jitter=0.5)
-    config["search"]["controller"] = {"lr": 0.05, "normalize_advantage": True, "unique_samples": "search",
-                                      "tanh_constant": 2.5, "entropy_weight": 0.1, "replay_steps": 2}
+    config["search"]["controller"] = SMALL_BUDGET
+    assert SMALL_BUDGET["replay_steps"] > 0
     workdir = killed_in_round_1_and_resumed(make_workdir(tmp_path / "wf", config), cores=2)
     history = workflow_history(workdir)
     assert len(history) == 24

@@ -148,8 +148,8 @@ def test_the_defaults_and_the_paper_presets_are_the_papers_controller_and_the_bl
         assert merged_controller(name).to_dict() == {**PAPERS_CONTROLLER, "lr": lr}, name
     block = read_yaml(REPO / "config" / "controller-small-budget.yaml")["search"]["controller"]
     small = ReinforceConfig.from_dict(block)
-    assert (small.lr, small.normalize_advantage, small.unique_samples, small.tanh_constant, small.entropy_weight) == \
-           (0.01, True, "search", 2.5, 0.1)
+    assert (small.lr, small.normalize_advantage, small.unique_samples, small.tanh_constant, small.entropy_weight,
+            small.replay_steps, small.replay_clip, small.replay_until) == (0.02, True, "search", 2.5, 0.1, 2, 0.5, None)
 
 
 @pytest.mark.parametrize("values, message", [

@@ -7,13 +7,14 @@ accuracy, test_acc_seed0) are reported by the table's 3-seed mean test accuracy,
 the repeats, at each of --budgets (the prefixes of the largest budget). The default variants:
 random search, regularized evolution, the paper's controller setting and the small-budget
 controller setting (benchmarks/studies/small_budget_variants.yaml); --variants FILE measures others
-(benchmarks/studies/small_budget_candidates.yaml: the candidates the defaults were chosen from).
+(benchmarks/studies/small_budget_candidates.yaml, small_budget_candidates_search.yaml and
+small_budget_candidates_replay.yaml: the candidates the defaults were chosen from).
 
-    python benchmarks/studies/small_budget_search.py [--repeats 50] [--seed 0] [--budgets 100 300 500]
+    python benchmarks/studies/small_budget_search.py [--repeats 50] [--seed 0] [--budgets 50 100 300 500]
         [--variants FILE] [--workers 2] [--out results/small-budget]
 
-The settings were chosen on seeds 1000-1009 (--seed 1000 --repeats 10); the figures in
-docs/benchmarks.md come from seeds 0-49.
+The settings were chosen on seeds 1000 and up (the candidate files name their seeds); the figures
+in docs/benchmarks.md come from seeds 0-49, on which nothing was chosen.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--budgets", type=int, nargs="+", default=[100, 300, 500])
+    parser.add_argument("--budgets", type=int, nargs="+", default=[50, 100, 300, 500])
     parser.add_argument("--variants", type=Path, default=HERE / "small_budget_variants.yaml")
     parser.add_argument("--only", nargs="+", help="run only these variants of the file")
     parser.add_argument("--max-samples", type=int, help="stop a search after this many samples (default: 20 x budget)")
@@ -74,13 +75,14 @@ def main() -> None:
     print(f"\nNAS-Bench-Macro, budget in trainings, {args.repeats} repeats (seeds {args.seed}-"
           f"{args.seed + args.repeats - 1}); 3-seed mean test accuracy (%) of the top-k unique architectures "
           f"by reward, mean ± sd; {wall:.0f} s wall, {cpu:.0f} s CPU\n")
-    print("| trainings | variant | top-1 | top-5 | top-15 | samples |")
-    print("|---|---|---|---|---|---|")
+    print("| trainings | variant | top-1 | top-5 | top-15 | top-15 SE | samples |")
+    print("|---|---|---|---|---|---|---|")
     for budget in sorted(args.budgets):
         for label in variants:
             stats = results[label][budget]
             cells = [f"{stats[m]['mean']:.3f} ± {stats[m]['std']:.3f}" for m in METRICS]
-            print(f"| {budget} | {label} | {' | '.join(cells)} | {stats['samples']['mean']:.0f} |")
+            se = stats["top15_unique_report"]["std"] / math.sqrt(args.repeats)
+            print(f"| {budget} | {label} | {' | '.join(cells)} | {se:.3f} | {stats['samples']['mean']:.0f} |")
     print()
     for budget in sorted(args.budgets):  # the goals of the comparison, with standard errors
         se = {label: results[label][budget]["top15_unique_report"]["std"] / math.sqrt(args.repeats) for label in variants}

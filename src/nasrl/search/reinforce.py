@@ -20,8 +20,8 @@ NAS), sampling without repeats (``unique_samples``) and off-policy replay of eve
 so far (``replay_steps``, nasrl.search.replay: each child importance-weighted against the
 controller that sampled it). All off by default: the defaults
 (``search.controller``) are the paper's controller. The small-budget setting
-(config/controller-small-budget.yaml) is lr 0.01, standardized advantages, sampling without
-repeats across the search, tanh constant 2.5 and entropy bonus 0.1.
+(config/controller-small-budget.yaml) is lr 0.02, standardized advantages, sampling without
+repeats across the search, tanh constant 2.5, entropy bonus 0.1 and 2 replay steps clipped at 0.5.
 
 Sampling without repeats changes only which architectures are drawn, never the update: the
 gradient is still that of log P(a) under the controller's policy for each drawn architecture.

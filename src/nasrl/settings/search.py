@@ -29,9 +29,10 @@ def _unique_samples_mode(value: Any) -> Any:
 class ReinforceConfig(Section):
     """The controller and its REINFORCE update (Sec. 3.2 and 4.1; nasrl.search.reinforce).
 
-    The defaults are the paper's controller. The small-budget setting (lr 0.01, advantages
+    The defaults are the paper's controller. The small-budget setting (lr 0.02, advantages
     standardized, sampling without repeats across the search, tanh constant 2.5, entropy bonus
-    0.1; docs/benchmarks.md, "Small budgets") is config/controller-small-budget.yaml.
+    0.1, 2 replay steps clipped at 0.5; docs/benchmarks.md, "Small budgets") is
+    config/controller-small-budget.yaml.
     """
 
     SECTION = "search.controller"
