@@ -6,6 +6,7 @@
     nasrl widen results/EXP --filters 40 -o wide.json  the found CNN, 40 more filters per layer (Table 1)
     nasrl describe results/digits-cnn                  the search's best architecture as a table
     nasrl validate --space cnn_v1 ARCH.json
+    nasrl plan-cluster --slots 800 --children 12800      replicas and staleness for N slots, simulated
     nasrl train-child --arch ARCH.json --config config/config.yaml --out DIR
     nasrl bench --space SPACE.yaml --table TABLE.csv --key-column arch --reward-column acc \
         --strategy reinforce --strategy random --budget 500 --repeats 20 --out results/bench
