@@ -151,6 +151,10 @@ rule compare_files:
         **compared_outputs(),
     log:
         f"{LOGS}/compare_files.log",
+    conda:
+        "../envs/nasrl.yaml"
     shell:
-        " && ".join(f"cp {{input.{name}}} {{output.{name}}}" for name in compared_inputs())
+        " && ".join(
+            f"cp {{input.{name}}} {{output.{name}}}" for name in compared_inputs()
+        )
         + " > {log} 2>&1"
