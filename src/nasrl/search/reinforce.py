@@ -202,11 +202,7 @@ class ReinforceSearch(SearchStrategy):
             old_log_prob, _ = scorer.score(archs)
         for _ in range(c.ppo_epochs):
             log_prob, entropy = self.score(archs)
-            ratio = torch.exp(log_prob - old_log_prob)
-            surrogate = ratio * advantage
-            if c.ppo_clip is not None:
-                surrogate = torch.minimum(surrogate, ratio.clamp(1.0 - c.ppo_clip, 1.0 + c.ppo_clip) * advantage)
-            loss = -surrogate.mean() - c.entropy_weight * entropy.mean()
+            loss = -clipped_surrogate(log_prob, old_log_prob, advantage, c.ppo_clip) - c.entropy_weight * entropy.mean()
             self._step(loss, self)
         return loss, log_prob, entropy
 
