@@ -1,11 +1,13 @@
-"""``nasrl plan-cluster --slots N --children C``: which replicas K and staleness s keep N
+"""``nasrl plan-cluster --slots N --children C``: which mode, replicas K and staleness s keep N
 training slots busy, by simulating the search's scheduling (``nasrl.planning``).
 
 It prints every candidate (mode, K, s) with its mean utilization over seeds, the limit of a
 scheduler with no dependencies on the same durations, the staleness of the updates and the
-share of children sampled by the initial controller, then recommends an in-order (K, s): the
-workflow runs rounds in order today. The async replicas (updates in completion order, the
-paper's Sec. 3.3) are shown for what they would reach; they are not a mode of the workflow yet.
+share of children sampled by the initial controller, then recommends one of either mode,
+in-order rounds (``search.updates: rounds``) or the paper's asynchronous replicas (``async``,
+updates in completion order, Sec. 3.3), as the ``search`` settings to write. When it recommends
+async it also names the in-order candidate the same rule picks among rounds: rounds are
+reproducible from the seed alone, async only through its journal.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ import time
 from dataclasses import replace
 
 from nasrl.errors import NasrlError
-from nasrl.planning.candidates import (RECOMMENDATION_RULE, Summary, best_of, candidate_grid, evaluate,
-                                       least_initial, limit_over_seeds, recommend)
+from nasrl.planning.candidates import (RECOMMENDATION_RULE, Summary, candidate_grid, evaluate, least_initial,
+                                       limit_over_seeds, recommend)
 from nasrl.planning.costs import SchedulingCosts
 from nasrl.planning.durations import ASSUMED_SIGMA, HOUR
 
@@ -81,10 +83,9 @@ def cmd_plan_cluster(args: argparse.Namespace) -> None:
 def row(x: Summary, m: int) -> str:
     c = x.candidate
     in_flight = (c.staleness + 1) * c.replicas * m if c.mode == "rounds" else c.replicas * m
-    note = "" if c.mode == "rounds" else "  (not yet a workflow mode)"
     return (f"{c.mode:<7}{c.replicas:>6}{'' if c.staleness is None else c.staleness:>6}{in_flight:>10,}"
             f"{x.utilization:>9.1%} ± {x.utilization_sd * 100:4.1f}{x.of_limit:>9.1%}"
-            f"{x.mean_staleness:>10.0f}{x.max_staleness:>7}{x.initial_share:>9.1%}{note}")
+            f"{x.mean_staleness:>10.0f}{x.max_staleness:>7}{x.initial_share:>9.1%}")
 
 
 def plan_report(summaries: list[Summary], args: argparse.Namespace, seconds: float) -> str:
@@ -99,21 +100,37 @@ def plan_report(summaries: list[Summary], args: argparse.Namespace, seconds: flo
              ]
     lines += [row(x, m) for x in sorted(summaries, key=lambda x: (x.candidate.mode != "rounds", -x.utilization))]
     pick = recommend(summaries)
-    c = pick.candidate
-    lines += ["", f"recommended: search.replicas: {c.replicas}, search.staleness: {c.staleness} "
-                  f"({(children + c.replicas * m - 1) // (c.replicas * m)} rounds of {c.replicas * m}): "
-                  f"{pick.utilization:.1%} of the slots busy, {pick.of_limit:.0%} of the limit; "
-                  f"{pick.initial_share:.0%} of the children from the initial controller; staleness mean "
-                  f"{pick.mean_staleness:.0f}, max {pick.max_staleness} updates",
+    lines += ["", f"recommended: {settings(pick, children, m)}: {figures(pick)}",
               f"  rule: {RECOMMENDATION_RULE}"]
+    if pick.candidate.mode == "async":
+        lines.append("  async needs child.early_stopping off and is reproducible only through its journal "
+                     "(results/{experiment}/journal.jsonl, search.replay)")
+        in_order = recommend(summaries, "rounds")
+        lines.append(f"  in order, reproducible from the seed alone: {settings(in_order, children, m)}: "
+                     f"{figures(in_order)}")
     careful = least_initial(summaries, slots, children)
     if careful is not None and careful is not pick:
-        lines.append(f"  at most 2N/C = {2 * slots / children:.0%} from the initial controller: "
+        lines.append(f"  in order with at most 2N/C = {2 * slots / children:.0%} from the initial controller: "
                      f"K = {careful.candidate.replicas}, s = {careful.candidate.staleness}, "
                      f"{careful.utilization:.1%} busy")
-    fast = best_of(summaries, "async")
-    lines.append(f"async replicas would reach {fast.utilization:.1%} ({fast.of_limit:.0%} of the limit) with "
-                 f"K = {fast.candidate.replicas}, {fast.initial_share:.0%} from the initial controller, staleness "
-                 f"mean {fast.mean_staleness:.0f}: not yet a mode of the workflow")
     lines.append(f"({len(summaries)} candidates x {args.seeds} seeds, {seconds:.1f} s)")
     return "\n".join(lines) + "\n"
+
+
+def settings(x: Summary, children: int, m: int) -> str:
+    """The ``search`` keys that run the candidate, and the children they train: rounds of K m, or
+    K replica chains of steps of m; search.rounds = ceil(C / (K m)) either way."""
+    c = x.candidate
+    steps = (children + c.replicas * m - 1) // (c.replicas * m)
+    trained = steps * c.replicas * m
+    if c.mode == "async":
+        return (f"search.updates: async, search.replicas: {c.replicas}, search.staleness: 0, search.rounds: {steps} "
+                f"({steps} steps of {m} per replica, {trained:,} children)")
+    return (f"search.updates: rounds, search.replicas: {c.replicas}, search.staleness: {c.staleness}, "
+            f"search.rounds: {steps} ({steps} rounds of {c.replicas * m}, {trained:,} children)")
+
+
+def figures(x: Summary) -> str:
+    return (f"{x.utilization:.1%} of the slots busy, {x.of_limit:.0%} of the limit; {x.initial_share:.0%} of the "
+            f"children from the initial controller; staleness mean {x.mean_staleness:.0f}, max {x.max_staleness} "
+            "updates")

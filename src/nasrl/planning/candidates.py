@@ -1,9 +1,10 @@
 """The (mode, K, s) candidates for N slots, each simulated over seeds, and the one to run.
 
 In-order rounds keep slots busy only with many children in flight, (s + 1) K m, which means
-large staleness, and the first s + 1 rounds are all sampled by the untrained controller. The
-recommendation weighs that: RECOMMENDATION_RULE below. Async is not a mode of the workflow yet,
-so it is never recommended; its figures say what it would reach.
+large staleness, and the first s + 1 rounds are all sampled by the untrained controller. Async
+replicas (``search.updates: async``) keep K m children in flight with each batch sampled from the
+newest controller, so only the replicas' first batches come from the untrained one. The
+recommendation weighs both modes alike: RECOMMENDATION_RULE below.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from nasrl.planning.rounds import simulate_rounds
 
 IN_FLIGHT = (1, 2, 4, 8, 16)      # (s + 1) K m as multiples of N: the rounds' staleness grid
 ASYNC_IN_FLIGHT = (1, 2, 4)       # K m as multiples of N for the async replicas
-RECOMMENDATION_RULE = ("among the in-order candidates within 2 points of the best in-order mean utilization, "
+RECOMMENDATION_RULE = ("among the candidates of either mode within 2 points of the best mean utilization, "
                        "the one with the least share of children sampled by the initial controller (then the "
-                       "least mean staleness)")
+                       "least mean staleness, then rounds before async)")
 NEAR_BEST = 0.02
 OVERSHOOT = 1.05  # rounds' children over the asked count, at most
 
@@ -110,15 +111,16 @@ def limit_over_seeds(slots: int, children: int, sigma: float, seeds: int, median
     return statistics.fmean(values), statistics.stdev(values) if seeds > 1 else 0.0
 
 
-def recommend(summaries: list[Summary]) -> Summary:
+def recommend(summaries: list[Summary], mode: str | None = None) -> Summary:
     """RECOMMENDATION_RULE: the slots first (within 2 points of the best is as good as the
     best, given the seeds' spread), then as little of the search as possible sampled before the
     controller has learned anything (docs/scaling.md, Search quality: K = 100 at 800 samples was
-    random search)."""
-    rounds = [x for x in summaries if x.candidate.mode == "rounds"]
-    best = max(x.utilization for x in rounds)
-    close = [x for x in rounds if x.utilization >= best - NEAR_BEST]
-    return min(close, key=lambda x: (x.initial_share, x.mean_staleness, -x.utilization))
+    random search), then the freshest updates; on a tie in-order rounds, reproducible from the
+    seed alone (async only through its journal). ``mode``: among that mode's candidates only."""
+    pool = [x for x in summaries if mode is None or x.candidate.mode == mode]
+    best = max(x.utilization for x in pool)
+    close = [x for x in pool if x.utilization >= best - NEAR_BEST]
+    return min(close, key=lambda x: (x.initial_share, x.mean_staleness, x.candidate.mode != "rounds", -x.utilization))
 
 
 def least_initial(summaries: list[Summary], slots: int, children: int) -> Summary | None:
