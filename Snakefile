@@ -23,6 +23,7 @@ report: "workflow/report/workflow.rst"
 # ----- load rules -------------------------------------------------------------------------
 include: "workflow/rules/common.smk"
 include: "workflow/rules/search.smk"
+include: "workflow/rules/async.smk"
 include: "workflow/rules/children.smk"
 include: "workflow/rules/final.smk"
 
@@ -37,6 +38,11 @@ localrules:
     sample_architectures,
     collect_rewards,
     update_controller,
+    start_journal,
+    sample_batch,
+    collect_batch,
+    apply_batch,
+    final_controller,
     summarize_search,
     plot_search,
     select_top,

@@ -145,7 +145,7 @@ def test_the_workflow_config_gets_its_defaults_and_runtime_settings_a_file_of_th
     assert config["tracking"] == {"enabled": True, "uri": None, "registered_model": None, "child_diagrams": True}
     files = settings_files(WorkflowConfig.from_dict(config))
     assert files["runtime"] == {"accelerator": "auto", "threads": 1, "max_params": 10**9, "max_memory_gb": None,
-                                "compile": False, "per_gpu": 1}
+                                "compile": False, "per_gpu": 1, "surrogate_timing_seed": None}
     assert not set(files["child"]) & set(ChildConfig.RUNTIME_KEYS)
     other = settings_files(WorkflowConfig.from_dict(tiny_config(threads=4, accelerator="gpu")))
     assert other["child"] == files["child"] and other["runtime"] != files["runtime"]
@@ -167,7 +167,7 @@ def test_changing_where_children_run_rewrites_only_the_runtime_settings(tmp_path
     assert (settings / "child.yaml").stat().st_mtime_ns == child_mtime
     assert yaml.safe_load((settings / "runtime.yaml").read_text()) == {
         "accelerator": "cpu", "threads": 2, "max_params": 10**9, "max_memory_gb": None, "compile": False,
-        "per_gpu": 1}
+        "per_gpu": 1, "surrogate_timing_seed": None}
     for rules in ("children.smk", "final.smk"):
         text = (REPO / "workflow" / "rules" / rules).read_text()
         assert 'runtime=ancient(str(LAYOUT.settings("runtime")))' in text and "--runtime {input.runtime}" in text

@@ -14,6 +14,10 @@ such as ``"{round}"``, which is kept as it is.
       rounds/NNNN/samples/archs.jsonl       one line per sampled child (+ {key}.json each)
       rounds/NNNN/rewards.parquet           the round's rewards
       rounds/NNNN/reference.csv             earlier rounds' completed curves (early stopping)
+      batches/SSSS-RRR/samples/, rewards.parquet, controller.pt, update.json
+                                            search.updates async: replica RRR's batch SSSS, and the
+                                            controller its update produced (nasrl.search.journal)
+      journal.jsonl                         async: which batch became which controller version
       children/{key}/metrics.json           one folder per distinct child (curve.csv, model.pt)
       history.parquet, rounds.csv, rewards.csv, search.png
       final/top.json, final/runs/{rank}_{point}/, final/best.json, final/grid.csv
@@ -79,6 +83,14 @@ class RunFolder:
         return Path(self.path) / "model.pt"
 
 
+def batch_name(step: int | str, replica: int | str) -> str:
+    """Replica ``replica``'s ``step``-th batch: ``(3, 12)`` -> ``"0003-012"`` (sorts step first, as
+    rounds do); wildcards such as ``"{step}"`` are kept."""
+    step = f"{int(step):04d}" if isinstance(step, int) or str(step).isdigit() else str(step)
+    replica = f"{int(replica):03d}" if isinstance(replica, int) or str(replica).isdigit() else str(replica)
+    return f"{step}-{replica}"
+
+
 def round_name(index: int | str) -> str:
     """``7`` -> ``"0007"``; a wildcard such as ``"{round}"`` is returned unchanged."""
     if isinstance(index, int) or (isinstance(index, str) and index.isdigit()):
@@ -140,8 +152,41 @@ class ResultsLayout:
 
     @property
     def rewards_so_far(self) -> list[Path]:
-        """The rewards tables of the rounds done so far, in round order."""
-        return sorted(self.rounds_dir.glob(f"*/{self.rewards(0).name}")) if self.rounds_dir.exists() else []
+        """The rewards tables of the rounds (or async batches) done so far, in round order."""
+        name = self.rewards(0).name
+        rounds = sorted(self.rounds_dir.glob(f"*/{name}")) if self.rounds_dir.exists() else []
+        return rounds + (sorted(self.batches_dir.glob(f"*/{name}")) if self.batches_dir.exists() else [])
+
+    # --- search.updates async: one folder per replica batch ----------------------------------
+    @property
+    def batches_dir(self) -> Path:
+        return self.root / "batches"
+
+    def batch_dir(self, step: int | str, replica: int | str) -> Path:
+        return self.batches_dir / batch_name(step, replica)
+
+    def batch_samples(self, step: int | str, replica: int | str) -> Path:
+        return self.batch_dir(step, replica) / "samples"
+
+    def batch_rewards(self, step: int | str, replica: int | str) -> Path:
+        return self.batch_dir(step, replica) / "rewards.parquet"
+
+    def batch_controller(self, step: int | str, replica: int | str) -> Path:
+        """The controller after this batch's update (its version: update.json, the journal)."""
+        return self.batch_dir(step, replica) / "controller.pt"
+
+    def batch_update(self, step: int | str, replica: int | str) -> Path:
+        return self.batch_dir(step, replica) / "update.json"
+
+    @property
+    def final_controller(self) -> Path:
+        """Async: the newest controller once every batch is applied (a copy of the journal's last)."""
+        return self.root / "controller" / "final.pt"
+
+    @property
+    def journal(self) -> Path:
+        """Async updates in the order they were applied (nasrl.search.journal)."""
+        return self.root / "journal.jsonl"
 
     def reference(self, round_index: int | str) -> Path:
         """The curves the round's children are stopped against (nasrl.pipeline.reference)."""

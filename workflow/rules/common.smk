@@ -7,7 +7,8 @@ from pathlib import Path
 import yaml
 
 from nasrl.layout import ResultsLayout, SampleFolder, round_name
-from nasrl.pipeline import run_lock
+from nasrl.pipeline import async_steps, run_lock
+from nasrl.search import journal as journals
 from nasrl.settings import settings_files, validate_workflow_config
 
 # The config is checked by the settings model (src/nasrl/settings/), the one description of
@@ -29,10 +30,23 @@ ROUNDS = config["search"]["rounds"]
 TRANSFER = SETTINGS.final.transfer
 TOP_K = SETTINGS.final.ranks
 STALENESS = config["search"]["staleness"]
+# search.updates async: K replica chains of ROUNDS batches each, their updates journaled (async.smk).
+ASYNC = config["search"]["updates"] == "async"
+REPLICAS = config["search"]["replicas"]
+JOURNAL = str(LAYOUT.journal)
 # child.early_stopping: each round's children are stopped against the earlier rounds' curves.
 EARLY_STOPPING = SETTINGS.child.early_stopping.enabled
 TRACKING = config.get("tracking") or {}
 TRACKING_STATE = str(LAYOUT.tracking_state)
+
+
+# search.replay: the journal to follow, checked now against this search (one line if it is another's).
+try:
+    REPLAYED = (
+        async_steps.replay_journal(SETTINGS.search, SETTINGS.child) if ASYNC else None
+    )
+except ValueError as err:
+    sys.exit(f"invalid config: {err}")
 
 
 # Jobs run their `nasrl` command in a warm-start server that has torch and Lightning imported
@@ -57,6 +71,8 @@ wildcard_constraints:
     round=r"\d{4}",
     key=r"[0-9a-f]{16}",
     section=r"search|child|runtime|final",
+    step=r"\d{4}",
+    replica=r"\d{3}",
     rank=r"\d+",
     point=r"\d+",
 
@@ -85,6 +101,29 @@ def round_children(wildcards):
     return [str(LAYOUT.child_metrics(key)) for key in keys]
 
 
+# Async: child key -> a batch sample folder holding it, and the folders read so far. Each
+# folder is read once, so finding the children of 1,600 batches costs one pass, not one per child.
+BATCH_OF_CHILD = {}
+BATCHES_READ = set()
+
+
+def first_sampled_batch(key):
+    """A sample folder of a batch that sampled the child ``key`` (the architecture file is the same
+    in every one: it is named by its content)."""
+    if key not in BATCH_OF_CHILD:
+        for folder in sorted(LAYOUT.batches_dir.glob("*/samples")):
+            sampled = SampleFolder(folder).sampled
+            if folder in BATCHES_READ or not sampled.exists():
+                continue
+            BATCHES_READ.add(folder)
+            for line in sampled.read_text().splitlines():
+                if line.strip():
+                    BATCH_OF_CHILD.setdefault(json.loads(line)["key"], folder)
+    if key not in BATCH_OF_CHILD:
+        raise ValueError(f"child {key} was not sampled in any batch")
+    return BATCH_OF_CHILD[key]
+
+
 def first_sampled_round(key):
     """The first round whose samples hold the child ``key``."""
     for index in range(ROUNDS):
@@ -99,8 +138,11 @@ def child_architecture(wildcards):
     ancient: the file's content is fixed by the child key, so a round sampled again (the
     search settings changed: more rounds, other replicas or staleness) rewrites an identical
     file, which must not make a trained child look out of date."""
-    index = first_sampled_round(wildcards.key)
-    return ancient(str(SampleFolder(sample_dir(index)).arch(wildcards.key)))
+    if ASYNC:
+        folder = first_sampled_batch(wildcards.key)
+    else:
+        folder = sample_dir(first_sampled_round(wildcards.key))
+    return ancient(str(SampleFolder(folder).arch(wildcards.key)))
 
 
 def child_reference(wildcards):
@@ -158,6 +200,69 @@ def previous_controller(wildcards):
 
 def previous_rewards(wildcards):
     return str(LAYOUT.rewards(int(wildcards.round) - 1))
+
+
+def batch_sampling_controller(wildcards):
+    """Async: the controller that samples batch (step, replica): the one its replica's previous
+    update produced, the newest when that update ended (the initial controller for step 0).
+    """
+    step = int(wildcards.step)
+    if step == 0:
+        return str(LAYOUT.controller(0))
+    return str(LAYOUT.batch_controller(step - 1, wildcards.replica))
+
+
+def batch_children(wildcards):
+    """metrics.json of every distinct child of a batch."""
+    folder = checkpoints.sample_batch.get(
+        step=wildcards.step, replica=wildcards.replica
+    ).output.samples
+    with open(SampleFolder(folder).sampled) as f:
+        keys = sorted({json.loads(line)["key"] for line in f if line.strip()})
+    return [str(LAYOUT.child_metrics(key)) for key in keys]
+
+
+def journal_order(wildcards):
+    """The controller version an update must wait for, read from the journal when the DAG is
+    planned: a batch the journal (this search's, or the replayed one) already holds is applied
+    again onto the version before it; a new one waits for the newest version on record, so
+    that the versions a killed run left are rebuilt first. ancient(): an order, not a content.
+    """
+    own = current_journal()
+    journal = REPLAYED or own
+    if journal is None:
+        return []
+    name = f"{int(wildcards.step):04d}-{int(wildcards.replica):03d}"
+    entry = journal.by_batch.get(name)
+    version = entry.version - 1 if entry is not None else journal.newest
+    batch = journal.batch_of(version)
+    if batch is None:
+        return []
+    return [ancient(str(LAYOUT.batch_controller(*batch.split("-"))))]
+
+
+def current_journal():
+    """This search's journal as planned: None when there is none yet, or when it belongs to other
+    settings (start_journal writes a new one); a cut last line is left out."""
+    try:
+        journal = journals.read_journal(JOURNAL)
+        journals.check_identity(
+            journal, async_steps.identity(SETTINGS.search, SETTINGS.child), "journal"
+        )
+    except ValueError:
+        return None
+    return journal
+
+
+def history_tables():
+    """The tables history.parquet is built from: each round's, or async each batch's."""
+    if ASYNC:
+        return [
+            str(LAYOUT.batch_rewards(step, replica))
+            for step in range(ROUNDS)
+            for replica in range(REPLICAS)
+        ]
+    return [str(LAYOUT.rewards(index)) for index in range(ROUNDS)]
 
 
 def final_runs(wildcards=None):
@@ -272,4 +377,6 @@ def final_targets():
     finals += list(compared_outputs().values())
     if TRANSFER:
         return finals
+    if ASYNC:
+        return finals + [str(LAYOUT.final_controller)]
     return finals + [str(LAYOUT.controller(ROUNDS))]

@@ -149,7 +149,7 @@ rule update_controller:
 
 rule summarize_search:
     input:
-        rounds=[str(LAYOUT.rewards(index)) for index in range(ROUNDS)],
+        rounds=history_tables(),
     output:
         history=str(LAYOUT.history),
         rounds=str(LAYOUT.rounds_table),

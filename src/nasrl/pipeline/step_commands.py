@@ -76,6 +76,31 @@ def cmd_update(a):
     round_finished(a.tracking, stats["round"], a.rewards, stats)
 
 
+def cmd_start_journal(a):
+    from nasrl.pipeline.async_steps import start_journal
+
+    start_journal(_search(a.search), _child(a.child), a.out)
+
+
+def cmd_sample_batch(a):
+    from nasrl.pipeline.async_steps import sample_batch
+
+    rows = sample_batch(_search(a.search), _child(a.child), a.controller, a.step, a.replica, a.out)
+    print(json.dumps({"step": a.step, "replica": a.replica, "controller": rows[0]["controller"],
+                      "keys": [r["key"] for r in rows]}))
+
+
+def cmd_apply_batch(a):
+    from nasrl.layout import ResultsLayout
+    from nasrl.pipeline.async_steps import apply_batch
+    from nasrl.tracking.workflow_steps import round_finished
+
+    stats = apply_batch(_search(a.search), _child(a.child), ResultsLayout(a.journal.parent), a.step, a.replica, a.sampler,
+                        a.rewards, a.out, a.stats)
+    print(json.dumps(stats))
+    round_finished(a.tracking, stats["round"], a.rewards, stats)
+
+
 def cmd_summarize(a):
     from nasrl.pipeline.collect import build_history, reward_curve, round_summary
 
@@ -174,6 +199,16 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
             (["--sampler"], {"type": Path, "help": "the controller that sampled the round (default: --controller)"}),
             (["--rewards"], path), (["--out"], path), (["--stats"], path),
             TRACKING)
+    batch = ((["--step"], {"type": int, "required": True}), (["--replica"], {"type": int, "required": True}))
+    command("start-journal", cmd_start_journal, "pipeline (updates async): a new journal, its header alone",
+            (["--search"], path), (["--child"], path), (["--out"], path))
+    command("sample-batch", cmd_sample_batch, "pipeline (updates async): one replica batch's children",
+            (["--search"], path), (["--child"], path), (["--controller"], path), *batch, (["--out"], path))
+    command("apply-batch", cmd_apply_batch,
+            "pipeline (updates async): one replica batch's update, applied to the newest controller and journaled",
+            (["--search"], path), (["--child"], path), (["--journal"], {**path, "help": "results/{experiment}/journal.jsonl"}),
+            *batch, (["--sampler"], {**path, "help": "the controller that sampled the batch"}),
+            (["--rewards"], path), (["--out"], path), (["--stats"], path), TRACKING)
     command("summarize", cmd_summarize, "pipeline: history.parquet and rewards per round",
             (["--rounds"], {"type": Path, "nargs": "+", "required": True}), (["--out"], path), (["--rounds-out"], path),
             (["--curve-out"], {**path, "help": "CSV: one row per sampled child, its reward"}))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +28,13 @@ def make_strategy(name: str, space: SearchSpace, seed: int = 0, config: dict[str
 
 
 def save_strategy(strategy: SearchStrategy, path: str | Path) -> None:
-    """Write the whole state to ``path`` atomically (a killed write leaves the old file)."""
+    """Write the whole state to ``path`` atomically (a killed write leaves the old file). Saved
+    through a buffer, so the archive holds no temporary file name: one state, one byte string
+    (a replayed search's controllers equal the original's byte for byte)."""
+    buffer = io.BytesIO()
+    torch.save(strategy.state_dict(), buffer)
     with atomic_path(path) as tmp:
-        torch.save(strategy.state_dict(), tmp)
+        tmp.write_bytes(buffer.getvalue())
 
 
 def load_strategy(path: str | Path, space: SearchSpace | None = None) -> SearchStrategy:

@@ -167,7 +167,7 @@ class ChildConfig(Section):
     SECTION = "child"
     # Where the child runs, not what it learns: outside the child key (see the module docstring).
     RUNTIME_KEYS: ClassVar[tuple[str, ...]] = ("accelerator", "threads", "max_params", "max_memory_gb", "compile",
-                                               "per_gpu")
+                                               "per_gpu", "surrogate_timing_seed")
 
     # cifar10 | digits | ptb | ptb_char | a built-in text corpus (settings/choices.py), or data of
     # one's own: a mapping with a type (image_folder, arrays, text, module; settings/datasets.py)
@@ -202,6 +202,9 @@ class ChildConfig(Section):
     max_memory_gb: PositiveFloat | None = None
     limit_train_batches: Count | None = None  # cap batches per epoch (quick runs and tests)
     surrogate: SurrogateConfig | None = None  # reward from a table instead of training (scheduler tests)
+    # A surrogate's duration spread is drawn from its child key; a seed here draws it from (key, seed)
+    # instead (runtime: the same rewards at other timings, e.g. another order of async updates).
+    surrogate_timing_seed: int | None = None
     # Part of the child key: a child trained with stopping is not reused by a search without it.
     early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig)
 

@@ -89,8 +89,26 @@ class SearchSettings(Section):
     children_per_round: Count = 4  # m, the controller minibatch (8 in the paper, Sec. 4.1)
     replicas: Count = 1  # K: a round samples K x m children and applies K updates (the paper's 100 replicas)
     staleness: NonNegativeInt = 0  # s: round r is sampled from controller r - s (0: synchronous rounds)
+    # rounds: K replica batches per round, updates applied in replica order (nasrl.search.rounds);
+    # async: each replica's chain samples from the newest controller and its update is applied as its
+    # batch ends, in completion order, recorded in results/{experiment}/journal.jsonl (nasrl.search.journal).
+    updates: Literal["rounds", "async"] = "rounds"
+    replay: str | None = None  # async: a journal.jsonl whose order the search follows, bit for bit
     controller: ReinforceConfig = Field(default_factory=ReinforceConfig)  # used by strategy reinforce only
     evolution: EvolutionConfig = Field(default_factory=EvolutionConfig)  # used by strategy evolution only
+
+    @model_validator(mode="after")
+    def _async_order(self) -> Self:
+        if self.updates == "async" and self.staleness:
+            raise ValueError(f"search.staleness: {self.staleness} with updates async, whose replicas always sample "
+                             "from the newest controller; expected staleness 0, or updates rounds")
+        if self.replay is not None and self.updates != "async":
+            raise ValueError("search.replay: a journal orders asynchronous updates; expected updates async with it")
+        return self
+
+    def journal_identity(self) -> dict[str, Any]:
+        """What a journal is valid for: every search setting but the journal it replays."""
+        return {key: value for key, value in self.to_dict().items() if key != "replay"}
 
     def build_space(self) -> SearchSpace:
         from nasrl.spaces.presets import resolve_space

@@ -79,6 +79,10 @@ def validate_workflow_config(config: dict[str, Any], overrides: Mapping[str, Any
     if settings.final.within_budget and settings.child.reward.cost is None:
         raise SettingsError("final.within_budget: there is no budget without a cost-aware reward; expected "
                             "child.reward.cost (measure and target) with it, or final.within_budget false")
+    if settings.search.updates == "async" and settings.child.early_stopping.enabled:
+        raise SettingsError("child.early_stopping: its reference curves are those of the rounds before a round, and "
+                            "asynchronous updates have no rounds; expected child.early_stopping.enabled false with "
+                            "search.updates async, or updates rounds")
     config.clear()
     config.update(settings.model_dump())
     return settings

@@ -72,6 +72,22 @@ def sync_rounds(search: SearchRun, before: int | None = None) -> list[str]:
             logged += log_round(search, index, pd.read_parquet(rewards), stats)
         elif not rewards.exists():
             logged += _sync_unfinished_round(search, index)
+    return logged + _sync_batches(search, done_steps, before)
+
+
+def _sync_batches(search: SearchRun, done_steps: set[int], before: int | None) -> list[str]:
+    """search.updates async: each applied batch not logged yet, as the update its update.json
+    names (MLflow step = version - 1, in the order the journal gave), before ``before`` if given."""
+    import pandas as pd
+
+    layout, logged = search.layout, []
+    updates = [read_json(path, "batch update") for path in sorted(layout.batches_dir.glob("*/update.json"))]
+    for stats in sorted(updates, key=lambda stats: stats["version"]):
+        step = int(stats["version"]) - 1
+        if step in done_steps or (before is not None and step >= before):
+            continue
+        rewards = layout.batch_rewards(stats["step"], stats["replica"])
+        logged += log_round(search, step, pd.read_parquet(rewards), stats)
     return logged
 
 

@@ -103,11 +103,12 @@ class SurrogateTable:
         c = self.config
         return (self.value(arch, c.reward_column) * c.reward_scale) ** c.reward_power
 
-    def seconds(self, arch: dict[str, Any], key: str) -> float:
+    def seconds(self, arch: dict[str, Any], key: str, timing_seed: int | None = None) -> float:
         c = self.config
         if c.seconds_column is None or c.seconds_per_unit == 0:
             return 0.0
-        z = random.Random(int(key, 16)).gauss(0.0, 1.0)
+        stream = random.Random(int(key, 16) if timing_seed is None else f"{key}:{timing_seed}")
+        z = stream.gauss(0.0, 1.0)
         return c.seconds_per_unit * self.value(arch, c.seconds_column) * math.exp(c.seconds_jitter * z)
 
 
@@ -122,7 +123,7 @@ def train_surrogate(arch: dict[str, Any], config: ChildConfig, out_dir: str | Pa
     # MnasNet's cost-aware reward: the cost is the table's column named by its measure
     priced = {} if cost is None else cost_fields(reward, table.value(arch, cost.measure), cost,
                                                  config.surrogate.reward_power)
-    seconds = table.seconds(arch, key)
+    seconds = table.seconds(arch, key, config.surrogate_timing_seed)
     time.sleep(seconds)
     row = table.row(arch)
     params = row.get("params")
