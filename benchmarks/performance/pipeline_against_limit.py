@@ -1,14 +1,15 @@
 """The real pipeline's slot utilization against the limit of its own children's durations.
 
     python benchmarks/performance/pipeline_against_limit.py [--slots 32] [--replicas 8] [--staleness 2] \
-        [--rounds 6] [--median 10] [--sigma 0.7] [--seeds 10]
+        [--rounds 6] [--median 10] [--sigma 0.7] [--seeds 10] [--updates rounds|async]
 
 Runs one configuration of benchmarks/performance/scaleout_pipeline.py (snakemake on N local
 slots, surrogate children of NAS-Bench-Macro that sleep a log-normal time, the real controller
 steps, tracking off), then sets its utilization beside two limits (nasrl.planning.limit):
 the children's measured durations scheduled with no dependencies at all, in the order they
 started, and the mean ± sd over seeds of the limit for fresh draws of as many children with
-the configured median and sigma. In-order rounds only: the async mode is not in the workflow yet.
+the configured median and sigma. ``--updates async`` runs the paper's asynchronous replicas
+(search.updates async: K chains of ``--rounds`` batches, staleness 0) instead of in-order rounds.
 """
 
 from __future__ import annotations
@@ -38,14 +39,19 @@ def main() -> None:
     parser.add_argument("--median", type=float, default=10.0)
     parser.add_argument("--sigma", type=float, default=0.7)
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--updates", choices=["rounds", "async"], default="rounds")
     args = parser.parse_args()
+    if args.updates == "async" and args.staleness:
+        parser.error("--updates async: its replicas sample from the newest controller; give --staleness 0")
     print(f"$ python {' '.join(sys.argv)}  ({datetime.date.today()})")
-    result = run(args.slots, args.replicas, args.staleness, args)
+    result = run(args.slots, args.replicas, args.staleness, args, args.updates)
     spans = sorted(intervals(Path(result["workdir"]) / "results" / "scaleout" / "children"))
     measured = np.array([end - start for start, end in spans])
     own = no_dependency_utilization(measured, args.slots)
     drawn = [limit_for(len(spans), args.slots, args.sigma, seed, args.median) for seed in range(args.seeds)]
-    print(f"N = {args.slots}, K = {args.replicas}, m = {args.m}, s = {args.staleness}, {args.rounds} rounds: "
+    shape = f"s = {args.staleness}, {args.rounds} rounds" if args.updates == "rounds" else \
+        f"async, {args.rounds} batches per replica"
+    print(f"N = {args.slots}, K = {args.replicas}, m = {args.m}, {shape}: "
           f"{len(spans)} children trained, utilization {result['utilization']:.1%}, wall {result['wall_seconds']:.0f} s, "
           f"controller steps {result['controller_seconds_per_round']:.1f} s per round")
     print(f"limit of its measured durations: {own:.1%} (utilization = {result['utilization'] / own:.0%} of it); "

@@ -29,7 +29,8 @@ from common import workflow_copy  # noqa: E402
 from utilization import slot_utilization  # benchmarks/performance/utilization.py
 
 MEDIAN_FLOPS = 5.54e7  # NAS-Bench-Macro's median FLOPs: seconds_per_unit = median seconds / this
-CONTROLLER_STEPS = ("rounds/*/sample", "rounds/*/collect", "controller/update_*")
+CONTROLLER_STEPS = ("rounds/*/sample", "rounds/*/collect", "controller/update_*",  # search.updates rounds
+                    "batches/*/sample", "batches/*/apply")  # search.updates async
 
 
 def controller_seconds(work: Path) -> float:
@@ -42,11 +43,13 @@ def controller_seconds(work: Path) -> float:
     return total
 
 
-def config(rounds: int, m: int, replicas: int, staleness: int, median: float, sigma: float) -> dict:
+def config(rounds: int, m: int, replicas: int, staleness: int, median: float, sigma: float,
+           updates: str = "rounds") -> dict:
     return {
         "experiment": "scaleout",
         "search": {"space": "nas_bench_macro", "strategy": "reinforce", "seed": 0, "rounds": rounds,
-                   "children_per_round": m, "replicas": replicas, "staleness": staleness, "controller": {"lr": 0.01}},
+                   "children_per_round": m, "replicas": replicas, "staleness": staleness, "updates": updates,
+                   "controller": {"lr": 0.01}},
         "child": {"seed": 0, "threads": 1, "surrogate": {
             "table": "nasrl:nas-bench-macro-cifar10.csv", "key_column": "arch",
             "key_template": "{l0}{l1}{l2}{l3}{l4}{l5}{l6}{l7}", "reward_column": "test_acc_seed0",
@@ -56,10 +59,11 @@ def config(rounds: int, m: int, replicas: int, staleness: int, median: float, si
     }
 
 
-def run(slots: int, replicas: int, staleness: int, args) -> dict:
+def run(slots: int, replicas: int, staleness: int, args, updates: str = "rounds") -> dict:
+    """One configuration; ``updates`` async runs K replica chains of ``args.rounds`` batches."""
     work = workflow_copy("nasrl-scaleout-")
     (work / "config" / "config.yaml").write_text(yaml.safe_dump(
-        config(args.rounds, args.m, replicas, staleness, args.median, args.sigma)))
+        config(args.rounds, args.m, replicas, staleness, args.median, args.sigma, updates)))
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     started = time.time()
     done = subprocess.run([str(Path(sys.executable).with_name("snakemake")), "--cores", str(slots + 4),
@@ -68,7 +72,7 @@ def run(slots: int, replicas: int, staleness: int, args) -> dict:
     if done.returncode != 0:
         raise SystemExit(f"snakemake failed in {work}:\n{done.stderr[-3000:]}")
     result = slot_utilization(work / "results" / "scaleout" / "children", slots)
-    result.update(slots=slots, K=replicas, m=args.m, s=staleness, rounds=args.rounds, wall_seconds=time.time() - started,
+    result.update(slots=slots, K=replicas, m=args.m, s=staleness, updates=updates, rounds=args.rounds, wall_seconds=time.time() - started,
                   controller_seconds_per_round=controller_seconds(work) / args.rounds, workdir=str(work))
     return result
 

@@ -11,8 +11,8 @@ waiting child). For each spread and slot count, over seeds 0 .. SEEDS-1, it prin
 - the limit: the same children with no dependencies at all (nasrl.planning.limit);
 - in-order rounds (what the workflow runs): the best (K, s) of the planner's grid, the one it
   recommends, and the paper preset's K = 100, s = 1; each also without the job cap;
-- async replicas (updates in completion order, the paper's Sec. 3.3; not yet a workflow
-  mode): the best K of the grid;
+- async replicas (search.updates async: updates in completion order, the paper's Sec. 3.3,
+  each replica a fixed chain of batches): the best K of the grid;
 with mean ± sd of the utilization, the mean and largest staleness in updates and the share of
 children sampled by the initial controller. Then the planner on the slot counts the paper
 presets state, the earlier one-seed figure of docs/scaling.md over the seeds, and the limit
@@ -51,7 +51,7 @@ def cell(x: Summary) -> str:
 
 def against_limit(slots: int, children: int, sigma: float, seeds: int) -> dict:
     grid = [evaluate(c, slots, children, sigma, seeds) for c in candidate_grid(slots, children)]
-    best, pick, fast = best_of(grid, "rounds"), recommend(grid), best_of(grid, "async")
+    best, pick, fast = best_of(grid, "rounds"), recommend(grid, "rounds"), best_of(grid, "async")
     preset = evaluate(PRESET, slots, children, sigma, seeds)
     limit, limit_sd = limit_over_seeds(slots, children, sigma, seeds)
     uncapped = {name: evaluate(x.candidate, slots, children, sigma, seeds, NO_CAP)
@@ -62,7 +62,7 @@ def against_limit(slots: int, children: int, sigma: float, seeds: int) -> dict:
 
 def table(results: list[dict]) -> str:
     head = ("| sigma | slots | limit | rounds, best of the grid | rounds, recommended | rounds, preset K = 100, s = 1 "
-            "| async, best K (not yet a workflow mode) | without the job cap: best / recommended / preset / async |")
+            "| async, best K | without the job cap: best / recommended / preset / async |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in results:
         free = r["uncapped"]
@@ -81,7 +81,7 @@ def presets_table(seeds: int, sigma: float) -> tuple[str, list]:
         now = evaluate(configured, slots, children, sigma, seeds, m=m)
         grid = [evaluate(c, slots, children, sigma, seeds, m=m) for c in candidate_grid(slots, children, m)]
         limit, limit_sd = limit_over_seeds(slots, children, sigma, seeds)
-        pick, best, fast = recommend(grid), best_of(grid, "rounds"), best_of(grid, "async")
+        pick, best, fast = recommend(grid, "rounds"), best_of(grid, "rounds"), best_of(grid, "async")
         rows.append({"preset": name, "slots": slots, "children": children, "m": m, "limit": limit, "configured": asdict(now),
                      "recommended": asdict(pick), "best": asdict(best), "async": asdict(fast)})
         lines.append(f"| {name} | {slots} | {children:,} | {m} | {limit:.1%} ± {limit_sd * 100:.1f} "

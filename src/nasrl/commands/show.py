@@ -137,10 +137,23 @@ def tracking_lines(layout: ResultsLayout) -> list[str]:
     return lines + ui_hint(layout.tracking_state).splitlines()
 
 
+def async_line(layout: ResultsLayout, settings: dict[str, Any]) -> str:
+    """search.updates async: the updates applied so far, from the journal (nasrl.search.journal)."""
+    from nasrl.search.journal import read_journal
+
+    planned = settings.get("rounds", 0) * settings.get("replicas", 1)
+    if not layout.journal.exists():
+        return f"updates     async, none applied yet of {planned}"
+    journal = read_journal(layout.journal)
+    return (f"updates     async, {journal.newest} of {planned} applied in completion order "
+            f"({settings.get('replicas')} replicas; {layout.journal})")
+
+
 def files_lines(layout: ResultsLayout) -> list[str]:
     named = [("history", layout.history), ("rounds", layout.rounds_table), ("rewards", layout.reward_curve),
              ("search plot", layout.search_plot), ("best", layout.best), ("diagram", layout.best_diagram),
-             ("metrics", layout.search_metrics), ("children", layout.children_dir), ("controller", layout.controller(0).parent)]
+             ("metrics", layout.search_metrics), ("children", layout.children_dir), ("controller", layout.controller(0).parent),
+             ("journal", layout.journal)]
     return [f"{name:<12}{path}" for name, path in named if path.exists()]
 
 
@@ -177,6 +190,8 @@ def show_search(folder: str | Path) -> str:
         out.append(f"progress    {done} of {planned} rounds ({state}); {len(history)} children sampled, "
                    f"{int((~history['repeat']).sum())} trained, {int((~history['status'].isin(TRAINED)).sum())} failed"
                    + (f", {stopped} stopped early" if stopped else ""))
+    if settings.get("updates") == "async":
+        out.append(async_line(layout, settings))
     children = progress_line(layout, settings) if settings else None
     if children is not None:  # while a round trains, before its table exists, too
         out.append(children)
