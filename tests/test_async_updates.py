@@ -245,3 +245,17 @@ def test_bad_async_settings_are_one_line(change, expected):
     with pytest.raises((SettingsError, ValueError)) as err:
         validate_workflow_config(config)
     assert expected in str(err.value) and "\n" not in str(err.value)
+
+
+def test_nasrl_show_counts_the_updates_applied_so_far(tmp_path, monkeypatch):
+    import yaml
+
+    from nasrl.commands.show import show_search
+
+    run = AsyncRun(async_config(rounds=2), tmp_path, monkeypatch)
+    run.layout.settings("search").parent.mkdir(parents=True, exist_ok=True)
+    run.layout.settings("search").write_text(yaml.safe_dump(run.search.to_dict()))
+    run.run([0, 1, 2, 0])  # 4 of the 6 updates
+    out = show_search(tmp_path)
+    assert f"updates     async, 4 of 6 applied in completion order (3 replicas; {run.layout.journal})" in out
+    assert f"journal     {run.layout.journal}" in out

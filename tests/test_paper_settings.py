@@ -372,6 +372,8 @@ def test_cifar10_paper_config_samples_12800_children_in_minibatches_of_8_from_10
     settings = preset("cifar10-paper.yaml")
     search, child = settings.search, settings.child
     assert (search.strategy, search.children_per_round, search.replicas) == ("reinforce", 8, 100)
+    # Sec. 3.3: asynchronous replicas, each update applied as its children end
+    assert (search.updates, search.staleness, child.early_stopping.enabled) == ("async", 0, False)
     assert search.rounds * search.replicas * search.children_per_round == 12_800
     assert search.build_space().spec["depth"] == {"start": 6, "step": 2, "every": 1600, "max": 20}
     assert search.controller.lr == 6e-4 and child.dataset == "cifar10" and child.epochs == 50
