@@ -213,6 +213,15 @@ def test_a_replay_journal_of_another_search_is_one_line(tmp_path, monkeypatch):
         replay_journal(SearchSettings.from_dict(longer["search"]), ChildConfig.from_dict(longer["child"]))
 
 
+def test_replaying_a_search_s_own_journal_is_one_line(tmp_path, monkeypatch):
+    run = AsyncRun(async_config(), tmp_path, monkeypatch)
+    run.run(IN_ORDER)
+    config = async_config(replay=str(run.layout.journal))
+    with pytest.raises(journals.JournalError, match="is this search's own journal, which a new search rewrites"):
+        replay_journal(SearchSettings.from_dict(config["search"]), ChildConfig.from_dict(config["child"]),
+                       run.layout.journal)
+
+
 def test_an_unfinished_replay_journal_is_one_line(tmp_path, monkeypatch):
     original = AsyncRun(async_config(), tmp_path / "a", monkeypatch)
     original.run(IN_ORDER[:5])

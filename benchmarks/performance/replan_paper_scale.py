@@ -1,12 +1,14 @@
-"""Time Snakemake spends re-planning after each round's checkpoint, in a 1,600-round search.
+"""Time Snakemake spends re-planning after each sampling checkpoint, in a 1,600-update search.
 
-    python benchmarks/performance/replan_paper_scale.py [--rounds-to-run 4]
+    python benchmarks/performance/replan_paper_scale.py [--rounds-to-run 4] [--updates rounds|async]
 
-Runs config/cifar10-paper.yaml's controller schedule (1,600 rounds, cnn_v1 space) with
-tiny children (digits, 1 child per round, 1 batch of training) so that the search's own work
-is small, lets a few rounds complete, then stops. From the Snakemake log it reports, for each
-completed sample_architectures checkpoint, the seconds until the next job started: the DAG
-update over all remaining rounds. Timestamps have 1-second resolution.
+Runs config/cifar10-paper.yaml's space (cnn_v1) with 1,600 controller updates and tiny
+children (digits, 1 child per update, 1 batch of training) so that the search's own work is
+small, lets a few rounds (or async batches) complete, then stops. ``rounds``: 1,600 rounds of
+one replica; ``async``: the preset's 100 replica chains of 16 batches, one checkpoint per
+batch. From the Snakemake log it reports, for each completed sampling checkpoint, the seconds
+until the next job started: the DAG update over everything still planned. Timestamps have
+1-second resolution.
 """
 
 from __future__ import annotations
@@ -45,11 +47,13 @@ def events(log: str) -> list[tuple[datetime, str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds-to-run", type=int, default=4)
+    parser.add_argument("--updates", choices=["rounds", "async"], default="rounds")
     args = parser.parse_args()
     work = workflow_copy("nasrl-replan-")
     config = yaml.safe_load((work / "config" / "cifar10-paper.yaml").read_text())
     config["child"] = {"dataset": "digits", "epochs": 1, "limit_train_batches": 1, "threads": 1}
-    config["search"]["children_per_round"] = 1
+    shape = {"rounds": {"rounds": 1600, "replicas": 1}, "async": {"rounds": 16, "replicas": 100}}[args.updates]
+    config["search"].update(children_per_round=1, staleness=0, updates=args.updates, **shape)
     (work / "config" / "replan.yaml").write_text(yaml.safe_dump(config))
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     log_path = work / "run.log"
@@ -57,7 +61,7 @@ def main() -> None:
         process = subprocess.Popen([str(Path(sys.executable).with_name("snakemake")), "--cores", "2", "--configfile",
                                     "config/replan.yaml"], cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)
-        results = work / "results" / config["experiment"] / "rounds"
+        results = work / "results" / config["experiment"] / ("rounds" if args.updates == "rounds" else "batches")
         while len(list(results.glob("*/rewards.parquet"))) < args.rounds_to_run and process.poll() is None:
             time.sleep(1)
         os.killpg(process.pid, signal.SIGTERM)
@@ -65,11 +69,11 @@ def main() -> None:
     timeline = events(log_path.read_text())
     gaps = []
     for i, (stamp, line) in enumerate(timeline):
-        if "Finished jobid" in line and "sample_architectures" in line:
+        if "Finished jobid" in line and ("sample_architectures" in line or "sample_batch" in line):
             following = [s for s, text in timeline[i + 1:] if text.startswith(("rule ", "localrule "))]
             if following:
                 gaps.append((following[0] - stamp).total_seconds())
-    print(f"1,600-round search: seconds from each sample_architectures checkpoint to the next job: {gaps}")
+    print(f"1,600-update search ({args.updates}): seconds from each sampling checkpoint to the next job: {gaps}")
 
 
 if __name__ == "__main__":

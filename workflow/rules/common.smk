@@ -43,7 +43,9 @@ TRACKING_STATE = str(LAYOUT.tracking_state)
 # search.replay: the journal to follow, checked now against this search (one line if it is another's).
 try:
     REPLAYED = (
-        async_steps.replay_journal(SETTINGS.search, SETTINGS.child) if ASYNC else None
+        async_steps.replay_journal(SETTINGS.search, SETTINGS.child, LAYOUT.journal)
+        if ASYNC
+        else None
     )
 except ValueError as err:
     sys.exit(f"invalid config: {err}")

@@ -60,11 +60,14 @@ def start_journal(search: SearchSettings, child: ChildConfig, out: str | Path) -
     journals.start_journal(out, identity(search, child), search.replicas, search.rounds)
 
 
-def replay_journal(search: SearchSettings, child: ChildConfig) -> journals.Journal | None:
+def replay_journal(search: SearchSettings, child: ChildConfig, own: str | Path | None = None) -> journals.Journal | None:
     """The journal ``search.replay`` names, checked against this search (one line if it is
-    another search's or does not hold every batch)."""
+    another search's, does not hold every batch, or is ``own``, this search's own journal)."""
     if search.replay is None:
         return None
+    if own is not None and Path(search.replay).resolve() == Path(own).resolve():
+        raise journals.JournalError(f"search.replay: {search.replay} is this search's own journal, which a new "
+                                    "search rewrites; expected the journal of another experiment (copy it first)")
     journal = journals.read_journal(search.replay)
     journals.check_identity(journal, identity(search, child), "search.replay: the journal")
     batches = {batch_name(step, replica) for step in range(search.rounds) for replica in range(search.replicas)}
@@ -87,12 +90,15 @@ def apply_batch(search: SearchSettings, child: ChildConfig, layout: ResultsLayou
     table = pd.read_parquet(rewards).sort_values("index")
     archs, values = [json.loads(a) for a in table["arch"]], table["reward"].tolist()
     digest = journals.rewards_digest(table["key"].tolist(), values)
-    replayed = replay_journal(search, child)
+    replayed = replay_journal(search, child, layout.journal)
     with journals.locked(layout.journal) as journal:
         journals.check_identity(journal, identity(search, child), "the journal")
         recorded = journal.by_batch.get(name)
         planned = replayed.by_batch[name] if replayed is not None else recorded
         version = planned.version if planned is not None else journal.newest + 1
+        if recorded is not None and recorded.version != version:
+            raise journals.JournalError(f"batch {name} is update {recorded.version} of this search's journal but "
+                                        f"update {version} of {search.replay}; expected a new experiment to replay into")
         if recorded is None and version != journal.newest + 1:
             raise journals.JournalError(f"batch {name} is update {version} of {search.replay}, but this search's "
                                         f"journal holds {journal.newest} updates")

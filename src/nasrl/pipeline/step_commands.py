@@ -95,10 +95,16 @@ def cmd_apply_batch(a):
     from nasrl.pipeline.async_steps import apply_batch
     from nasrl.tracking.workflow_steps import round_finished
 
+    from nasrl.search.journal import exclusive
+
     stats = apply_batch(_search(a.search), _child(a.child), ResultsLayout(a.journal.parent), a.step, a.replica, a.sampler,
                         a.rewards, a.out, a.stats)
     print(json.dumps(stats))
-    round_finished(a.tracking, stats["round"], a.rewards, stats)
+    # Updates end concurrently: one logs at a time, so that none logs a batch another is logging
+    # (round_finished also logs earlier updates whose own step could not).
+    if a.tracking is not None:
+        with exclusive(a.tracking.with_name("updates.lock")):
+            round_finished(a.tracking, stats["round"], a.rewards, stats)
 
 
 def cmd_summarize(a):

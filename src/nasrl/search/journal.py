@@ -153,21 +153,27 @@ def check_identity(journal: Journal, identity: str, what: str) -> None:
 
 
 @contextmanager
-def locked(path: str | Path) -> Iterator[Journal]:
-    """The journal under an exclusive lock (``path`` + ``.lock``), its cut last line removed;
-    ``append`` writes within the same lock. The updates run on one host (the workflow's local
-    rules), where ``flock`` holds."""
-    path = Path(path)
-    lock = path.with_name(path.name + ".lock")
+def exclusive(lock: str | Path) -> Iterator[None]:
+    """An exclusive ``flock`` on the file ``lock`` (created private), released on exit or when
+    the process dies. The updates run on one host (the workflow's local rules), where it holds."""
     fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def locked(path: str | Path) -> Iterator[Journal]:
+    """The journal under an exclusive lock (``path`` + ``.lock``), its cut last line removed;
+    ``append`` writes within the same lock."""
+    path = Path(path)
+    with exclusive(path.with_name(path.name + ".lock")):
         journal = read_journal(path)
         if path.stat().st_size != journal.intact_bytes:
             os.truncate(path, journal.intact_bytes)  # redo the cut update rather than trust it
         yield journal
-    finally:
-        os.close(fd)
 
 
 def append(journal: Journal, entry: Entry) -> None:
