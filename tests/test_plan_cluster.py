@@ -1,6 +1,7 @@
 """`nasrl plan-cluster`: the candidates, a recommendation of either mode as the search settings to
 write, one error line for bad input."""
 
+import math
 import re
 
 import pytest
@@ -132,3 +133,16 @@ def test_a_search_barely_larger_than_the_slots_still_gets_a_recommendation(capsy
     assert main(["plan-cluster", "--slots", "10", "--children", "12", "--seeds", "2"]) == 0
     assert "recommended: search.updates: rounds, search.replicas: 1, search.staleness: 0, search.rounds: 2 " \
            in capsys.readouterr().out
+
+
+def test_async_candidates_train_whole_chains_close_to_the_children_asked():
+    """K m about N, 2N, 4N, then the fewest chains of that length: never a chain's batches more
+    than C (K = 512 chains of 4 would train 16,384 of 12,800 and beat the 12,800-child limit)."""
+    from nasrl.planning.candidates import async_replicas
+
+    assert async_replicas(1024, 12800, 8) == [124, 229, 400]
+    assert async_replicas(400, 20000, 10) == [40, 80, 154]
+    for slots, children, m in ((64, 12800, 8), (256, 12800, 8), (1024, 12800, 8), (800, 12800, 8), (400, 20000, 10)):
+        for K in async_replicas(slots, children, m):
+            steps = math.ceil(children / (K * m))
+            assert children <= K * steps * m < children + steps * m

@@ -70,7 +70,7 @@ def candidate_grid(slots: int, children: int, m: int = 8) -> list[Candidate]:
     """Rounds: K = 1, and K in powers of 4 up to 4N/m and K m = N with whole rounds within 5%
     of C; for each, s = 0 and the s that puts 1, 2, 4, 8 or 16 N children in flight, as long as
     a round past the first s + 1 is left (else the initial controller samples everything).
-    Async: K m = N, 2N, 4N children in flight."""
+    Async: about N, 2N, 4N children in flight (``async_replicas``)."""
     most_replicas = max(1, children // m)
     ks = sorted({k for k in _powers_of(4, max(1, 4 * slots // m)) + [max(1, slots // m)] if k <= most_replicas})
     grid = []
@@ -80,8 +80,20 @@ def candidate_grid(slots: int, children: int, m: int = 8) -> list[Candidate]:
             continue
         stalenesses = {0} | {math.ceil(x * slots / (K * m)) - 1 for x in IN_FLIGHT}
         grid += [Candidate("rounds", K, s) for s in sorted(stalenesses) if s >= 0 and (s == 0 or s < rounds - 1)]
-    async_ks = sorted({min(most_replicas, max(1, math.ceil(x * slots / m))) for x in ASYNC_IN_FLIGHT})
-    return grid + [Candidate("async", K, None) for K in async_ks]
+    return grid + [Candidate("async", K, None) for K in async_replicas(slots, children, m)]
+
+
+def async_replicas(slots: int, children: int, m: int) -> list[int]:
+    """K for about N, 2N and 4N children in flight, each replica a chain of ceil(C / (K m))
+    batches; K is then the fewest chains of that length covering C, so that whole chains train
+    at most one chain's batches more than C (K = 512 of 4 batches would train 16,384 of 12,800)."""
+    most_replicas = max(1, children // m)
+    ks = set()
+    for x in ASYNC_IN_FLIGHT:
+        K = min(most_replicas, max(1, math.ceil(x * slots / m)))
+        steps = math.ceil(children / (K * m))
+        ks.add(math.ceil(children / (steps * m)))
+    return sorted(ks)
 
 
 def simulate(candidate: Candidate, slots: int, children: int, sigma: float, seed: int,
