@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from nasrl.layout import ResultsLayout, SampleFolder, round_name
+from nasrl.layout import ResultsLayout, SampleFolder, batch_name, round_name
 from nasrl.pipeline import async_steps, run_lock
 from nasrl.search import journal as journals
 from nasrl.settings import settings_files, validate_workflow_config
@@ -234,8 +234,7 @@ def journal_order(wildcards):
     journal = REPLAYED or own
     if journal is None:
         return []
-    name = f"{int(wildcards.step):04d}-{int(wildcards.replica):03d}"
-    entry = journal.by_batch.get(name)
+    entry = journal.by_batch.get(batch_name(wildcards.step, wildcards.replica))
     version = entry.version - 1 if entry is not None else journal.newest
     batch = journal.batch_of(version)
     if batch is None:
@@ -243,17 +242,30 @@ def journal_order(wildcards):
     return [ancient(str(LAYOUT.batch_controller(*batch.split("-"))))]
 
 
+# The journal as last read, with the size and time it had: read again only when it changed, so
+# that planning 1,600 updates reads it once, not once per update.
+JOURNAL_READ = {}
+
+
 def current_journal():
     """This search's journal as planned: None when there is none yet, or when it belongs to other
     settings (start_journal writes a new one); a cut last line is left out."""
     try:
-        journal = journals.read_journal(JOURNAL)
-        journals.check_identity(
-            journal, async_steps.identity(SETTINGS.search, SETTINGS.child), "journal"
-        )
-    except ValueError:
+        stat = os.stat(JOURNAL)
+    except FileNotFoundError:
         return None
-    return journal
+    if JOURNAL_READ.get("stat") != (stat.st_size, stat.st_mtime_ns):
+        try:
+            journal = journals.read_journal(JOURNAL)
+            journals.check_identity(
+                journal,
+                async_steps.identity(SETTINGS.search, SETTINGS.child),
+                "journal",
+            )
+        except ValueError:
+            journal = None
+        JOURNAL_READ.update(stat=(stat.st_size, stat.st_mtime_ns), journal=journal)
+    return JOURNAL_READ["journal"]
 
 
 def history_tables():

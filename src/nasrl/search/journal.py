@@ -27,6 +27,7 @@ import json
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -89,7 +90,7 @@ class Journal:
     entries: tuple[Entry, ...]
     intact_bytes: int  # the length of the whole lines; more on disk means a cut last line
 
-    @property
+    @cached_property
     def by_batch(self) -> dict[str, Entry]:
         return {entry.batch: entry for entry in self.entries}
 
