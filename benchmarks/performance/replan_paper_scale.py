@@ -51,7 +51,8 @@ def main() -> None:
     args = parser.parse_args()
     work = workflow_copy("nasrl-replan-")
     config = yaml.safe_load((work / "config" / "cifar10-paper.yaml").read_text())
-    config["child"] = {"dataset": "digits", "epochs": 1, "limit_train_batches": 1, "threads": 1}
+    config["child"] = {"dataset": "digits", "epochs": 1, "limit_train_batches": 1, "threads": 1,
+                       "early_stopping": {"enabled": False}}  # merged over config/config.yaml, which stops early
     shape = {"rounds": {"rounds": 1600, "replicas": 1}, "async": {"rounds": 16, "replicas": 100}}[args.updates]
     config["search"].update(children_per_round=1, staleness=0, updates=args.updates, **shape)
     (work / "config" / "replan.yaml").write_text(yaml.safe_dump(config))
@@ -64,8 +65,12 @@ def main() -> None:
         results = work / "results" / config["experiment"] / ("rounds" if args.updates == "rounds" else "batches")
         while len(list(results.glob("*/rewards.parquet"))) < args.rounds_to_run and process.poll() is None:
             time.sleep(1)
-        os.killpg(process.pid, signal.SIGTERM)
+        ended = process.poll() is not None  # before enough rounds: a failed run, reported below
+        if not ended:
+            os.killpg(process.pid, signal.SIGTERM)
         process.wait()
+    if ended and process.returncode != 0:
+        raise SystemExit(f"snakemake ended with status {process.returncode}:\n{log_path.read_text()[-2000:]}")
     timeline = events(log_path.read_text())
     gaps = []
     for i, (stamp, line) in enumerate(timeline):
