@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from nasrl.architecture import content_key
-from nasrl.io import write_json, write_text
-from nasrl.layout import ResultsLayout, SampleFolder, batch_name
+from nasrl.io import write_json
+from nasrl.layout import ResultsLayout, batch_name
+from nasrl.pipeline.search_steps import write_samples
 from nasrl.search import journal as journals
 from nasrl.search.registry import load_strategy, save_strategy
 from nasrl.settings import ChildConfig, SearchSettings, child_key
@@ -44,16 +45,7 @@ def sample_batch(search: SearchSettings, child: ChildConfig, controller: str | P
     archs = strategy.ask(m, offset=(step * replicas + replica) * m)
     rows = [{"round": step, "index": replica * m + i, "replica": replica, "controller": version,
              "key": child_key(arch, child), "arch_key": content_key(arch), "arch": arch} for i, arch in enumerate(archs)]
-    if child.surrogate is not None:  # every sampled architecture must have a row, before any child runs
-        from nasrl.training.surrogate import SurrogateTable
-
-        SurrogateTable.load(child.surrogate).check(archs)
-    folder = SampleFolder(Path(out_dir))
-    folder.path.mkdir(parents=True, exist_ok=True)
-    for row in {r["key"]: r for r in rows}.values():
-        write_json(folder.arch(row["key"]), row["arch"])
-    write_text(folder.sampled, "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows))
-    return rows
+    return write_samples(child, rows, out_dir)
 
 
 def start_journal(search: SearchSettings, child: ChildConfig, out: str | Path) -> None:

@@ -49,6 +49,12 @@ def sample_round(search: SearchSettings, child: ChildConfig, controller: str | P
         rows.append({"round": round_index, "index": row["index"], "replica": row["replica"],
                      "controller": sampled_by, "key": child_key(arch, child), "arch_key": content_key(arch),
                      "arch": arch})
+    return write_samples(child, rows, out_dir)
+
+
+def write_samples(child: ChildConfig, rows: list[dict[str, Any]], out_dir: str | Path) -> list[dict[str, Any]]:
+    """A sample folder (a round's or an async batch's): archs.jsonl and one architecture file
+    per distinct child key; a surrogate's table is checked first to hold every architecture."""
     if child.surrogate is not None:  # every sampled architecture must have a row, before any child runs
         from nasrl.training.surrogate import SurrogateTable
 
