@@ -892,3 +892,38 @@ def test_an_update_finds_earlier_rounds_children_through_their_markers_or_the_st
     assert round_finished(search.state_file, 2, write_round(search, 2, [(2, k[0], 0.2), (2, k[2], 0.6), (2, k[3], 0.1)]))
     assert logged_keys(search) == k
     assert {p.stem for p in marker.parent.glob("*.json")} == set(k)
+
+
+def write_batch(search: SearchRun, step: int, replica: int, version: int, rows) -> Path:
+    """An applied async batch: its rewards table and update.json, where the workflow writes them."""
+    rewards = search.layout.batch_rewards(step, replica)
+    rewards.parent.mkdir(parents=True, exist_ok=True)
+    round_table(rows).to_parquet(rewards, index=False)
+    search.layout.batch_update(step, replica).write_text(json.dumps(
+        {"round": version - 1, "version": version, "step": step, "replica": replica, "baseline": 0.1 * version}))
+    return rewards
+
+
+def test_an_async_update_first_logs_the_earlier_updates_in_journal_order(tmp_path, capsys):
+    """search.updates async: an update is MLflow step version - 1; one whose own step could not log
+    is logged by the next update (and by `nasrl track sync`) in version order, once."""
+    search = new_search(tmp_path)
+    k = [key(i) for i in (70, 71, 72)]
+    for child in k:
+        write_child(search.results_dir / "children", child)
+    # replica 1's first batch became version 1, replica 0's version 2
+    first = write_batch(search, 0, 1, 1, [(0, k[0], 0.5)])
+    second = write_batch(search, 0, 0, 2, [(0, k[1], 0.7)])
+    unreachable = SearchRun(**{**vars(search), "uri": f"http://127.0.0.1:{free_port()}"})
+    unreachable.save(search.state_file)
+    assert not round_finished(search.state_file, 0, first)
+    search.save(search.state_file)  # the store answers again
+    assert round_finished(search.state_file, 1, second, json.loads(search.layout.batch_update(0, 0).read_text()))
+    client = client_for(search)
+    assert [(m.step, m.value) for m in client.get_metric_history(search.run_id, "baseline")] == [(0, 0.1), (1, 0.2)]
+    assert logged_keys(search) == k[:2]
+    third = write_batch(search, 1, 1, 3, [(1, k[2], 0.9)])
+    assert sync(search.results_dir) == [k[2]]  # the update its job could not log, from its files
+    assert sync(search.results_dir) == []
+    assert [m.step for m in client.get_metric_history(search.run_id, "mean_reward")] == [0, 1, 2]
+    assert third.exists() and logged_keys(search) == k
