@@ -44,6 +44,14 @@ learning rate here is 0.01, not the paper's 6e-4: budgets of a few hundred sampl
 the controller ~60 updates instead of the paper's 1,600 (chosen on NAS-Bench-Macro with
 seeds 1000-1019; see docs/benchmarks.md).
 
+--updates async runs the paper's asynchronous replicas (Sec. 3.3) instead of rounds: each of
+--replicas K replicas samples --batch-size children from the newest controller, the children
+train for simulated log-normal durations (median 1, spread --duration-sigma, seeded from the
+repeat's seed), and when a replica's slowest child ends its update is applied to the newest
+controller and it samples its next batch (each replica a fixed chain, the batches of a
+round's offsets). curves.csv then lists the samples in that completion order (round = the
+replica's batch number); K = 1 is the synchronous search. It takes no --staleness.
+
 Example (NAS-Bench-Macro, 8 layers x 3 ops):
   nasrl bench --space nas_bench_macro \\
       --table nasrl:nas-bench-macro-cifar10.csv --key-column arch \\
@@ -67,6 +75,15 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
     torch.set_num_threads(1)  # the controller is tiny: extra threads only add synchronisation
 
+    if args.updates == "async" and args.staleness != 0:
+        raise ValueError(f"--updates async takes no --staleness (a replica samples from the newest controller), "
+                         f"got --staleness {args.staleness}")
+    if args.updates != "async" and args.duration_sigma is not None:
+        raise ValueError("--duration-sigma sets the simulated durations of --updates async only")
+    if args.duration_sigma is None:
+        from nasrl.planning.durations import ASSUMED_SIGMA
+
+        args.duration_sigma = ASSUMED_SIGMA
     space = resolve_space(args.space, default_type="tabular")
     if KINDS[space.type].trainable:  # bench looks each child up in a table: a space of table rows
         raise ArchitectureError(f"{args.space}: bench needs a tabular space, got type {space.type!r}")
@@ -83,7 +100,8 @@ def cmd_bench(args: argparse.Namespace) -> None:
     curves, summary = run_bench(space, table, args.strategy or ["reinforce", "random"], args.budget, args.repeats,
                                 seed=args.seed, batch_size=args.batch_size, reinforce_config=config,
                                 eval_at=args.eval_at, replicas=args.replicas, staleness=args.staleness,
-                                budget_unit=args.budget_unit, evolution_config=evolution)
+                                budget_unit=args.budget_unit, evolution_config=evolution, updates=args.updates,
+                                duration_sigma=args.duration_sigma)
     write_bench(args.out, curves, summary)
     print(json.dumps({"out": str(args.out), "strategies": summary["strategies"]}, indent=2))
 
@@ -315,6 +333,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="K: a round samples K batches of --batch-size and applies K updates (default: 1)")
     bench.add_argument("--staleness", type=int, default=0,
                        help="s: round r is sampled from controller r - s, as in the pipeline (default: 0)")
+    bench.add_argument("--updates", choices=["rounds", "async"], default="rounds",
+                       help="rounds (K updates after each round, as the pipeline runs them) or async (each "
+                            "replica's update as soon as its children end, in simulated completion order) "
+                            "(default: rounds)")
+    bench.add_argument("--duration-sigma", type=float, default=None,
+                       help="async: log-normal spread of the children's simulated durations "
+                            "(default: 0.703, the spread nasrl plan-cluster assumes)")
     bench.add_argument("--lr", type=float, default=0.01, help="controller Adam learning rate (default: 0.01)")
     bench.add_argument("--baseline-decay", type=float, default=0.95, help="EMA baseline decay per reward (default: 0.95)")
     bench.add_argument("--entropy-weight", type=float, default=0.0, help="entropy bonus, not in the paper (default: 0)")
