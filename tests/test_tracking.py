@@ -900,7 +900,8 @@ def write_batch(search: SearchRun, step: int, replica: int, version: int, rows) 
     rewards.parent.mkdir(parents=True, exist_ok=True)
     round_table(rows).to_parquet(rewards, index=False)
     search.layout.batch_update(step, replica).write_text(json.dumps(
-        {"round": version - 1, "version": version, "step": step, "replica": replica, "baseline": 0.1 * version}))
+        {"round": version - 1, "version": version, "step": step, "replica": replica, "baseline": 0.1 * version,
+         "staleness": version - 1}))
     return rewards
 
 
@@ -926,4 +927,5 @@ def test_an_async_update_first_logs_the_earlier_updates_in_journal_order(tmp_pat
     assert sync(search.results_dir) == [k[2]]  # the update its job could not log, from its files
     assert sync(search.results_dir) == []
     assert [m.step for m in client.get_metric_history(search.run_id, "mean_reward")] == [0, 1, 2]
+    assert [(m.step, m.value) for m in client.get_metric_history(search.run_id, "staleness")] == [(0, 0), (1, 1), (2, 2)]
     assert third.exists() and logged_keys(search) == k

@@ -20,7 +20,8 @@ from nasrl.tracking.record import FAILED_STATUSES
 from nasrl.tracking.runs import complete_runs
 from nasrl.tracking.state import SearchRun
 
-CONTROLLER_STATS = ("baseline", "loss", "entropy", "log_prob")
+# staleness: async updates only (update.json), the updates between the batch's sampling version and its own
+CONTROLLER_STATS = ("baseline", "loss", "entropy", "log_prob", "staleness")
 
 
 def log_round(search: SearchRun, round_index: int, table, stats: dict[str, Any] | None = None) -> list[str]:
