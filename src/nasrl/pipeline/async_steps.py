@@ -22,10 +22,11 @@ from typing import Any
 from nasrl.architecture import content_key
 from nasrl.io import write_json
 from nasrl.layout import ResultsLayout, batch_name
-from nasrl.pipeline.search_steps import write_samples
 from nasrl.search import journal as journals
-from nasrl.search.registry import load_strategy, save_strategy
 from nasrl.settings import ChildConfig, SearchSettings, child_key
+
+# The controller steps import torch (nasrl.search.registry) inside the functions that need it: the
+# workflow imports this module to check a replay journal each time it parses the Snakefile.
 
 
 def identity(search: SearchSettings, child: ChildConfig) -> str:
@@ -36,6 +37,9 @@ def sample_batch(search: SearchSettings, child: ChildConfig, controller: str | P
                  out_dir: str | Path) -> list[dict[str, Any]]:
     """Replica ``replica``'s batch ``step``: m children from ``controller``, written as a round's
     samples are (archs.jsonl with round = step, index = replica m + i, and the version that sampled them)."""
+    from nasrl.pipeline.search_steps import write_samples
+    from nasrl.search.registry import load_strategy
+
     m, replicas = search.children_per_round, search.replicas
     strategy = load_strategy(controller, search.build_space())
     version = strategy.updates
@@ -76,6 +80,8 @@ def apply_batch(search: SearchSettings, child: ChildConfig, layout: ResultsLayou
     """Apply batch (step, replica) to the newest controller (or to the version its journal
     entry names) and append the new version to the journal; returns the update's statistics."""
     import pandas as pd
+
+    from nasrl.search.registry import load_strategy, save_strategy
 
     space = search.build_space()
     name = batch_name(step, replica)
